@@ -1,0 +1,1 @@
+"""Benchmarks: each prints measured numbers beside a baseline measured in the same run."""

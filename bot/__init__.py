@@ -1,0 +1,1 @@
+"""Humiao gateway: aiohttp application, CLI and settings (the I/O edge)."""

@@ -1,0 +1,1 @@
+"""One module per entry point, each with its own router (``routes``)."""

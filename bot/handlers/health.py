@@ -1,0 +1,25 @@
+"""``GET /healthz``: is the process able to serve (database reachable, knowledge loaded)?"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.keys import ENGINE, KNOWLEDGE
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    checks: dict[str, object] = {}
+    status = 200
+    try:
+        async with request.app[ENGINE].connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"error: {type(exc).__name__}"
+        status = 503
+    checks["knowledge_passages"] = len(request.app[KNOWLEDGE].index.passages)
+    return web.json_response({"status": "ok" if status == 200 else "degraded", **checks}, status=status)

@@ -1,0 +1,1 @@
+"""Triage: the classifier (pure: text in, verdict out) and the case queue."""

@@ -1,0 +1,1 @@
+"""The trained model artifact and its training data and code."""
