@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TextIO
 
 from bot.settings import Settings, SettingsError
@@ -134,6 +135,77 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- triage
+
+
+def _print_verdict(text: str, verdict: object, out: TextIO) -> None:
+    from triage import Verdict
+
+    assert isinstance(verdict, Verdict)
+    out.write(f"紧急程度: {verdict.urgency.label_zh} ({verdict.urgency.value})  置信度 {verdict.confidence:.2f}\n")
+    out.write(f"类别:     {verdict.category.label_zh} ({verdict.category.value})\n")
+    if verdict.signals:
+        out.write("依据:     " + "；".join(verdict.signals) + "\n")
+    top = sorted(
+        ((k.split(":", 1)[1], v) for k, v in verdict.scores.items() if k.startswith("urgency:")), key=lambda kv: -kv[1]
+    )
+    out.write("模型概率: " + "  ".join(f"{k} {v:.2f}" for k, v in top) + "\n")
+
+
+def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
+    from triage import Classifier
+
+    classifier = Classifier.load(settings.model_dir) if settings.model_dir else Classifier.load()
+    out = sys.stdout
+    if args.jsonl:
+        for line_number, line in enumerate(sys.stdin, 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                    raise ValueError("expected an object with a string 'text'")
+            except ValueError as exc:
+                out.write(json.dumps({"id": None, "error": f"line {line_number}: {exc}"}, ensure_ascii=False) + "\n")
+                continue
+            verdict = classifier.classify(item["text"])
+            out.write(json.dumps({"id": item.get("id"), **verdict.to_dict()}, ensure_ascii=False) + "\n")
+        out.flush()
+        return 0
+    text = " ".join(args.text)
+    if not text and not sys.stdin.isatty():
+        text = sys.stdin.read()
+    _print_verdict(text, classifier.classify(text), out)
+    return 0
+
+
+def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
+    from triage import Classifier
+    from triage.model import ARTIFACT_DIR
+    from triage.models.train import HELDOUT_DIR, data_files, evaluate, format_result, read_examples, train
+
+    artifact = settings.model_dir or ARTIFACT_DIR
+    metadata = train(corrections=args.corrections, artifact=artifact, progress=not args.quiet)
+    print(
+        f"trained on {metadata['training_examples']} messages; thresholds {metadata['thresholds']}; saved to {artifact}"
+    )
+    result = evaluate(Classifier.load(artifact), read_examples(data_files(HELDOUT_DIR)))
+    print("\nheld-out split (never trained on or tuned against):\n" + format_result(result))
+    return 0
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from triage import Classifier
+    from triage.models.train import HELDOUT_DIR, data_files, evaluate, format_result, read_examples
+
+    paths = [Path(args.file)] if args.file else data_files(HELDOUT_DIR)
+    classifier = Classifier.load(settings.model_dir) if settings.model_dir else Classifier.load()
+    print(format_result(evaluate(classifier, read_examples(paths))))
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -158,6 +230,20 @@ def build_parser() -> argparse.ArgumentParser:
     build = kb_sub.add_parser("build", help="build (or verify) the cached index")
     build.add_argument("--force", action="store_true", help="rebuild even if the cache is current")
     build.set_defaults(func=cmd_kb_build)
+
+    classify = sub.add_parser("classify", help="grade a message for urgency and category")
+    classify.add_argument("text", nargs="*", help="the message (or read from stdin)")
+    classify.add_argument("--jsonl", action="store_true", help='read {"id","text"} lines on stdin')
+    classify.set_defaults(func=cmd_classify)
+
+    train = sub.add_parser("train", help="train the triage model and print held-out metrics")
+    train.add_argument("--corrections", type=Path, default=None, help="JSONL of operator relabels to add")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("eval", help="precision/recall, confusion matrix, red recall, under-triage")
+    evaluate.add_argument("file", nargs="?", help="labelled JSONL (default: the held-out split)")
+    evaluate.set_defaults(func=cmd_eval)
 
     database = sub.add_parser("db", help="database maintenance")
     db_sub = database.add_subparsers(dest="db_command", required=True)

@@ -15,7 +15,7 @@ import opencc
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff"
 CJK_PUNCT = "，。、；：！？（）《》“”‘’【】—…·〔〕"
 _CJK_RE = re.compile(f"[{CJK}]")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060\ufeff]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060\ufeff\ud800-\udfff]")
 _SPACE_RE = re.compile(r"[ \t\u3000\u00a0]+")
 # A space between two CJK characters (or CJK and a digit) is PDF debris, not a word break.
 _CJK_SPACE_RE = re.compile(

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import triage
+from triage.classifier import Classifier, decide_urgency
+from triage.labels import Category, Urgency
+from triage.model import ARTIFACT_DIR, FastScorer, ModelVersionError, load_artifact
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.load()
+
+
+def test_verdict_shape(classifier: Classifier) -> None:
+    verdict = classifier.classify("我在楼顶上，不想活了")
+    assert verdict.urgency is Urgency.RED and verdict.category is Category.SUICIDE_SELFHARM
+    assert 0.0 <= verdict.confidence <= 1.0
+    assert math.isclose(sum(v for k, v in verdict.scores.items() if k.startswith("urgency:")), 1.0, abs_tol=1e-3)
+    assert verdict.signals
+    assert set(verdict.to_dict()) == {"urgency", "category", "confidence", "signals"}
+
+
+def test_safety_layer_raises_never_lowers(classifier: Classifier) -> None:
+    verdict = classifier.classify("哈哈哈笑死我了")
+    assert verdict.urgency in (Urgency.BLUE, Urgency.YELLOW)
+    raised = classifier.classify("我妹妹刚才在超市门口被一个陌生人抱走了")
+    assert raised.urgency is Urgency.RED and raised.category is Category.MISSING
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   \n",
+        "家" * 100_000,
+        "\x00\x01\x1b[31m\x7f",
+        "😀😭🙏🏻🔥" * 50,
+        "hello 你好 こんにちは مرحبا Привет 123",
+        "\ud800",
+        "<script>alert(1)</script>",
+        "]]>",
+    ],
+)
+def test_bad_input_gets_a_valid_verdict(classifier: Classifier, text: str) -> None:
+    verdict = classifier.classify(text)
+    assert isinstance(verdict.urgency, Urgency) and isinstance(verdict.category, Category)
+
+
+def test_fast_scorer_matches_the_estimator() -> None:
+    model, _ = load_artifact()
+    scorer = FastScorer(model)
+    texts = ["我爸一喝酒就打我", "網吧可以讓未成年人進嗎", "作业好多 emo了😭", "", "wo bu xiang huo le"]
+    urgency, category = model.predict_proba(texts)
+    for i, text in enumerate(texts):
+        fast_u, fast_c = scorer.proba(text)
+        assert np.allclose([fast_u[str(c)] for c in model.urgency_.classes_], urgency[i], atol=1e-5)
+        assert np.allclose([fast_c[str(c)] for c in model.category_.classes_], category[i], atol=1e-5)
+
+
+def test_decide_urgency_uses_cumulative_thresholds() -> None:
+    thresholds = {"red": 0.4, "orange": 0.5, "yellow": 0.5}
+    assert decide_urgency({"red": 0.45, "orange": 0.1, "yellow": 0.2, "blue": 0.25}, thresholds)[0] is Urgency.RED
+    assert decide_urgency({"red": 0.3, "orange": 0.25, "yellow": 0.2, "blue": 0.25}, thresholds)[0] is Urgency.ORANGE
+    assert decide_urgency({"red": 0.0, "orange": 0.1, "yellow": 0.2, "blue": 0.7}, thresholds)[0] is Urgency.BLUE
+
+
+def test_artifact_is_one_small_directory_with_metadata() -> None:
+    names = {p.name for p in ARTIFACT_DIR.iterdir()}
+    assert {"pipeline.joblib", "userdict.txt", "metadata.json"} <= names
+    assert sum(p.stat().st_size for p in ARTIFACT_DIR.iterdir()) < 20 * 1024 * 1024
+    meta = json.loads((ARTIFACT_DIR / "metadata.json").read_text(encoding="utf-8"))
+    assert {"versions", "urgency_labels", "category_labels", "training_data_sha256", "trained_at"} <= set(meta)
+
+
+def test_version_mismatch_says_how_to_retrain(tmp_path: Path) -> None:
+    for path in ARTIFACT_DIR.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    meta = json.loads((tmp_path / "metadata.json").read_text(encoding="utf-8"))
+    meta["versions"]["scikit-learn"] = "0.0.1"
+    (tmp_path / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+    with pytest.raises(ModelVersionError, match="humiao train"):
+        load_artifact(tmp_path)
+
+
+def test_module_level_classify() -> None:
+    assert triage.classify("孤儿基本生活费标准是多少？").urgency in (Urgency.BLUE, Urgency.YELLOW)

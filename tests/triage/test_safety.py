@@ -1,0 +1,92 @@
+"""Every hard-case rule of taxonomy.md, each with a positive and a negative example."""
+
+from __future__ import annotations
+
+import pytest
+
+from triage.labels import Category, Urgency
+from triage.safety import assess
+
+RED_CASES = [
+    # first-person wish to die with a means / a time / a farewell
+    ("我站在楼顶上，真的不想活了", "手段"),
+    ("药已经买好了，今晚就结束", "手段"),
+    ("紫砂吧 遗书都写好了", "告别"),
+    ("不想活了，今晚就去", "时间"),
+    ("wo bu xiang huo le jin wan jiu zou 安眠药吃了一整瓶", "手段"),
+    # a bystander report gets the urgency of the danger
+    ("我同学刚发消息说她现在在天台上想跳下去", "意图"),
+    # violence happening now
+    ("我爸喝醉了正在打我妈和我，救命", "暴力"),
+    ("有人拿着刀在我家门口说要砍死我们", "暴力"),
+    # sexual assault within 72 h; sextortion
+    ("昨晚补课老师摸我下面，我好害怕", "性侵害"),
+    ("他说不给钱就把我的裸照发到班级群", "威胁"),
+    # missing / confined / young child alone / medical
+    ("我五岁的女儿在商场走丢了，找了半小时", "走失"),
+    ("我被后妈锁在房间里两天了没饭吃", "被关"),
+    ("邻居家三岁的孩子一个人锁在车里，车窗都起雾了", "幼童独处"),
+    ("我弟弟吃了一整瓶药现在叫不醒", "急症"),
+]
+
+
+@pytest.mark.parametrize(("text", "signal"), RED_CASES)
+def test_red_flags_raise_the_floor_to_red(text: str, signal: str) -> None:
+    result = assess(text)
+    assert result.floor is Urgency.RED, result
+    assert any(s.startswith(signal) for s in result.signals), result.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "笑死我了哈哈哈",  # jokes and hyperbole
+        "今天体育课累死了",
+        "这局杀疯了",
+        "作业多到想死哈哈哈",
+        "想死你了宝贝",
+        "我没有想自杀，只是问问心理热线",  # negation
+        "我不会自杀的，放心",
+        "新闻里说有个初中生跳楼自杀了",  # news and reported speech
+        "电视剧里那个后妈把孩子锁在房间里",
+        "游戏里我被对面打爆了",
+        "如果有人正在打孩子，邻居应该怎么办？",  # hypothetical / policy
+        "小时候我爸经常把我关在柜子里",  # past, no present danger → not red
+        "我感冒了，药已经买好了",  # a means alone is not a plan
+    ],
+)
+def test_hard_negatives_do_not_raise_to_red(text: str) -> None:
+    assert assess(text).floor is not Urgency.RED, assess(text)
+
+
+def test_time_words_decide_red_versus_orange() -> None:
+    assert assess("我不想活了，现在就想去死").floor is Urgency.RED
+    assert assess("以前好几次想过不想活了").floor is Urgency.ORANGE
+    assert assess("我爸正在打我").floor is Urgency.RED
+    assert assess("我爸经常打我").floor is not Urgency.RED
+
+
+def test_wish_to_die_without_a_plan_is_at_least_orange() -> None:
+    result = assess("我不想活了")
+    assert result.floor is Urgency.ORANGE and result.category is Category.SUICIDE_SELFHARM
+    assert assess("我真的好累，不是想死的那种").floor is Urgency.BLUE
+
+
+def test_negation_is_shown_to_operators() -> None:
+    result = assess("我没有想自杀，只是问问")
+    assert result.floor is Urgency.BLUE
+    assert any(s.startswith("否定") for s in result.signals)
+
+
+def test_slang_traditional_and_pinyin_are_understood() -> None:
+    assert assess("鼠鼠我啊真的想鼠了").floor.rank >= Urgency.ORANGE.rank
+    assert assess("我不想活了，藥已經買好了").floor is Urgency.RED  # traditional
+    assert assess("bu xiang huo le").floor.rank >= Urgency.ORANGE.rank
+    assert assess("I want to die, pills are ready 💊 tonight 今晚").floor is Urgency.RED
+
+
+def test_red_flag_buried_in_a_long_message_is_found() -> None:
+    filler = "今天天气还不错，中午吃了面条，下午上了数学课和英语课，老师讲得有点快。" * 40
+    text = filler + "其实我已经把安眠药攒好了，今晚就结束吧。" + filler
+    assert len(text) > 2000
+    assert assess(text).floor is Urgency.RED

@@ -1,0 +1,195 @@
+"""Training and evaluation of the triage model.
+
+Training data: ``data/train/*.jsonl`` plus an optional corrections file
+(operator relabels, JSONL ``{"text", "urgency", "category"}``). The held-out
+split ``data/heldout/*.jsonl`` is never trained on or tuned against: the
+decision thresholds are tuned on cross-validated predictions of the training
+data only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import classification_report, confusion_matrix
+from sklearn.model_selection import StratifiedKFold
+from tqdm import tqdm
+
+from triage.classifier import Classifier, decide_urgency
+from triage.labels import Category, Urgency
+from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, save_artifact
+
+DATA_DIR = Path(__file__).with_name("data")
+TRAIN_DIR = DATA_DIR / "train"
+HELDOUT_DIR = DATA_DIR / "heldout"
+UNDER_TRIAGE_COST = 3.0  # one level too low costs three times one level too high
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    text: str
+    urgency: str
+    category: str
+
+
+class DataError(ValueError):
+    """A training or evaluation line is malformed; the message says where."""
+
+
+def read_examples(paths: Iterable[Path]) -> list[Example]:
+    urgencies = {u.value for u in Urgency}
+    categories = {c.value for c in Category}
+    examples: list[Example] = []
+    for path in paths:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                item = json.loads(line)
+                text, urgency, category = item["text"], item["urgency"], item["category"]
+            except (ValueError, KeyError, TypeError) as exc:
+                raise DataError(f"{path}:{number}: {exc}") from None
+            if urgency not in urgencies or category not in categories or not isinstance(text, str):
+                raise DataError(f"{path}:{number}: unknown label {urgency!r}/{category!r}")
+            examples.append(Example(text, urgency, category))
+    return examples
+
+
+def data_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.jsonl"))
+
+
+def data_hash(paths: Iterable[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cost(gold: list[str], predicted: list[Urgency]) -> float:
+    total = 0.0
+    for g, p in zip(gold, predicted, strict=True):
+        diff = Urgency(g).rank - p.rank
+        total += diff * UNDER_TRIAGE_COST if diff > 0 else -diff
+    return total
+
+
+def tune_thresholds(gold: list[str], probas: list[dict[str, float]]) -> dict[str, float]:
+    """Coordinate search for the thresholds that minimise the triage cost."""
+    thresholds = {"red": 0.5, "orange": 0.5, "yellow": 0.5}
+    grid = [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]
+    for _ in range(2):
+        for level in ("red", "orange", "yellow"):
+            best = min(
+                grid,
+                key=lambda t: _cost(gold, [decide_urgency(p, {**thresholds, level: t})[0] for p in probas]),
+            )
+            thresholds[level] = best
+    return thresholds
+
+
+def train(
+    *, corrections: Path | None = None, artifact: Path = ARTIFACT_DIR, folds: int = 5, progress: bool = True
+) -> dict[str, Any]:
+    files = data_files(TRAIN_DIR)
+    examples = read_examples(files)
+    if corrections is not None:
+        examples += read_examples([corrections])
+        files = [*files, corrections]
+    texts = [e.text for e in examples]
+    labels = np.array([[e.urgency, e.category] for e in examples], dtype=object)
+    steps = tqdm(total=folds + 1, desc="training", disable=not progress, unit="fit")
+    cv_probas: list[dict[str, float]] = [{} for _ in examples]
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=7)
+    for train_idx, test_idx in splitter.split(texts, labels[:, 0]):
+        model = TriageModel().fit([texts[i] for i in train_idx], labels[train_idx])
+        scorer = FastScorer(model)
+        for i in test_idx:
+            cv_probas[i] = scorer.proba(texts[i])[0]
+        steps.update(1)
+    thresholds = tune_thresholds([e.urgency for e in examples], cv_probas)
+    model = TriageModel().fit(texts, labels)
+    steps.update(1)
+    steps.close()
+    metadata = {
+        "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "training_data_sha256": data_hash(files),
+        "training_examples": len(examples),
+        "corrections": str(corrections) if corrections else None,
+        "thresholds": thresholds,
+        "urgency_counts": dict(Counter(e.urgency for e in examples)),
+        "category_counts": dict(Counter(e.category for e in examples)),
+    }
+    save_artifact(model, artifact, metadata)
+    return metadata
+
+
+@dataclass
+class EvalResult:
+    n: int
+    urgency_accuracy: float
+    category_accuracy: float
+    red_recall: float
+    red_precision: float
+    under_triage: float
+    red_as_blue_or_yellow: int
+    report: str
+
+
+def evaluate(classifier: Classifier, examples: list[Example]) -> EvalResult:
+    verdicts = [classifier.classify(e.text) for e in examples]
+    gold_u = [e.urgency for e in examples]
+    pred_u = [v.urgency.value for v in verdicts]
+    gold_c = [e.category for e in examples]
+    pred_c = [v.category.value for v in verdicts]
+    n = len(examples)
+    red_gold = [i for i, g in enumerate(gold_u) if g == "red"]
+    red_pred = [i for i, p in enumerate(pred_u) if p == "red"]
+    true_red = len(set(red_gold) & set(red_pred))
+    under = sum(Urgency(p).rank < Urgency(g).rank for g, p in zip(gold_u, pred_u, strict=True))
+    red_low = sum(pred_u[i] in ("blue", "yellow") for i in red_gold)
+    order = [u.value for u in reversed(Urgency.ordered())]
+    matrix = confusion_matrix(gold_u, pred_u, labels=order)
+    lines = ["urgency confusion matrix (rows gold, columns predicted)", "        " + " ".join(f"{x:>7}" for x in order)]
+    lines += [f"{g:>7} " + " ".join(f"{v:>7}" for v in row) for g, row in zip(order, matrix, strict=True)]
+    report = "\n".join(
+        [
+            "urgency",
+            classification_report(gold_u, pred_u, labels=order, digits=3, zero_division=0),
+            "category",
+            classification_report(gold_c, pred_c, digits=3, zero_division=0),
+            *lines,
+        ]
+    )
+    return EvalResult(
+        n=n,
+        urgency_accuracy=sum(g == p for g, p in zip(gold_u, pred_u, strict=True)) / n,
+        category_accuracy=sum(g == p for g, p in zip(gold_c, pred_c, strict=True)) / n,
+        red_recall=true_red / len(red_gold) if red_gold else 1.0,
+        red_precision=true_red / len(red_pred) if red_pred else 1.0,
+        under_triage=under / n,
+        red_as_blue_or_yellow=red_low,
+        report=report,
+    )
+
+
+def format_result(result: EvalResult) -> str:
+    return (
+        f"{result.report}\n\n"
+        f"messages            {result.n}\n"
+        f"urgency accuracy    {result.urgency_accuracy:.3f}\n"
+        f"category accuracy   {result.category_accuracy:.3f}\n"
+        f"red recall          {result.red_recall:.3f}\n"
+        f"red precision       {result.red_precision:.3f}\n"
+        f"under-triage rate   {result.under_triage:.3f}\n"
+        f"red graded blue/yellow  {result.red_as_blue_or_yellow}\n"
+    )
