@@ -158,6 +158,16 @@ def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
     classifier = Classifier.load(settings.model_dir) if settings.model_dir else Classifier.load()
     out = sys.stdout
     if args.jsonl:
+        # Batches keep input order and use one vectorized model pass per batch.
+        batch: list[tuple[object, str | None, str]] = []
+
+        def flush() -> None:
+            verdicts = iter(classifier.classify_batch([text for _, error, text in batch if error is None]))
+            for item_id, error, _ in batch:
+                row = {"id": None, "error": error} if error else {"id": item_id, **next(verdicts).to_dict()}
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            batch.clear()
+
         for line_number, line in enumerate(sys.stdin, 1):
             if not line.strip():
                 continue
@@ -165,11 +175,12 @@ def cmd_classify(settings: Settings, args: argparse.Namespace) -> int:
                 item = json.loads(line)
                 if not isinstance(item, dict) or not isinstance(item.get("text"), str):
                     raise ValueError("expected an object with a string 'text'")
+                batch.append((item.get("id"), None, item["text"]))
             except ValueError as exc:
-                out.write(json.dumps({"id": None, "error": f"line {line_number}: {exc}"}, ensure_ascii=False) + "\n")
-                continue
-            verdict = classifier.classify(item["text"])
-            out.write(json.dumps({"id": item.get("id"), **verdict.to_dict()}, ensure_ascii=False) + "\n")
+                batch.append((None, f"line {line_number}: {exc}", ""))
+            if len(batch) >= 256:
+                flush()
+        flush()
         out.flush()
         return 0
     text = " ".join(args.text)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from knowledge.text import normalize, split_sentences
 from triage.labels import Category, Urgency, Verdict
-from triage.model import ARTIFACT_DIR, FastScorer, load_artifact
+from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, load_artifact
 from triage.safety import assess
 
 WINDOW_CHARS = 160
@@ -67,14 +67,35 @@ def _windows(text: str) -> list[str]:
 class Classifier:
     """A loaded model plus the safety layer."""
 
-    def __init__(self, scorer: FastScorer, thresholds: dict[str, float] | None = None) -> None:
+    def __init__(
+        self, scorer: FastScorer, thresholds: dict[str, float] | None = None, model: TriageModel | None = None
+    ) -> None:
         self.scorer = scorer
+        self.model = model
         self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
 
     @classmethod
     def load(cls, directory: Path = ARTIFACT_DIR) -> Classifier:
         model, meta = load_artifact(directory)
-        return cls(FastScorer(model), meta.get("thresholds"))
+        return cls(FastScorer(model), meta.get("thresholds"), model)
+
+    def classify_batch(self, texts: list[str]) -> list[Verdict]:
+        """Grade many messages: one vectorized model pass, then the same rule as :meth:`classify`."""
+        if self.model is None:
+            return [self.classify(t) for t in texts]
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        short = [i for i, t in enumerate(texts) if len(t) <= LONG_MESSAGE_CHARS]
+        probas: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
+        if short:
+            urgency, category = self.model.predict_proba([normalize(texts[i]) for i in short])
+            u_names = [str(c) for c in self.model.urgency_.classes_]
+            c_names = [str(c) for c in self.model.category_.classes_]
+            for row, i in enumerate(short):
+                probas[i] = (
+                    dict(zip(u_names, urgency[row].tolist(), strict=True)),
+                    dict(zip(c_names, category[row].tolist(), strict=True)),
+                )
+        return [self._verdict(t, probas[i] if i in probas else self.model_proba(t)) for i, t in enumerate(texts)]
 
     def model_proba(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
         """Model probabilities; for long text, those of the most severe window."""
@@ -91,7 +112,10 @@ class Classifier:
         """Grade one message. Never raises on odd input: every string gets a verdict."""
         if not isinstance(text, str):
             text = str(text)
-        urgency_p, category_p = self.model_proba(text)
+        return self._verdict(text, self.model_proba(text))
+
+    def _verdict(self, text: str, probabilities: tuple[dict[str, float], dict[str, float]]) -> Verdict:
+        urgency_p, category_p = probabilities
         model_urgency, confidence = decide_urgency(urgency_p, self.thresholds)
         category = Category(max(category_p, key=category_p.__getitem__))
         safety = assess(text)

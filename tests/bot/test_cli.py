@@ -59,3 +59,13 @@ def test_bad_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys: p
     monkeypatch.setenv("HUMIAO_PORT", "eighty")
     assert main(["ask", "x"]) == 2
     assert "HUMIAO_PORT" in capsys.readouterr().err
+
+
+def test_classify_jsonl_contract(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    stdin = '{"id": 1, "text": "我在天台上不想活了"}\n{"id": 2, "text": "你好"}\n[1]\n{"id": "z", "text": ""}\n'
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    assert main(["classify", "--jsonl"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["id"] for r in rows] == [1, 2, None, "z"]
+    assert set(rows[0]) == {"id", "urgency", "category", "confidence", "signals"}
+    assert rows[0]["urgency"] == "red" and "error" in rows[2]

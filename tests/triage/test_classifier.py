@@ -91,3 +91,11 @@ def test_version_mismatch_says_how_to_retrain(tmp_path: Path) -> None:
 
 def test_module_level_classify() -> None:
     assert triage.classify("孤儿基本生活费标准是多少？").urgency in (Urgency.BLUE, Urgency.YELLOW)
+
+
+def test_batch_equals_one_by_one(classifier: Classifier) -> None:
+    texts = ["我爸一喝酒就打我", "笑死", "", "今晚药已经买好了不想活了", "网吧让初中生通宵上网" * 30]
+    batch = classifier.classify_batch(texts)
+    single = [classifier.classify(t) for t in texts]
+    assert [(v.urgency, v.category, v.signals) for v in batch] == [(v.urgency, v.category, v.signals) for v in single]
+    assert all(abs(a.confidence - b.confidence) < 1e-3 for a, b in zip(batch, single, strict=True))

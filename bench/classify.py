@@ -1,0 +1,81 @@
+"""Classifier benchmark: load time, single-message latency, batch throughput.
+
+Humiao's ``Classifier.classify`` (safety layer + hand-applied model) beside a
+baseline in the same run: a plain scikit-learn TF-IDF (char 1-3) + logistic
+regression pipeline for urgency, without the safety layer, called the usual
+way (``Pipeline.predict``). Messages are the held-out split.
+Run: ``python -m bench.classify`` (``taskset -c 0`` for the one-core figure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from bench.common import percentile, table
+from triage.classifier import Classifier
+from triage.models.train import HELDOUT_DIR, TRAIN_DIR, data_files, read_examples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    messages = [e.text for e in read_examples(data_files(HELDOUT_DIR))]
+    train = read_examples(data_files(TRAIN_DIR))
+
+    t0 = time.perf_counter()
+    classifier = Classifier.load()
+    classifier.classify("预热")  # first call pays jieba's dictionary load
+    load_s = time.perf_counter() - t0
+    baseline = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2),
+        LogisticRegression(max_iter=2000),
+    ).fit([e.text for e in train], [e.urgency for e in train])
+
+    ours: list[float] = []
+    base: list[float] = []
+    for _ in range(args.repeat):
+        for text in messages:
+            t0 = time.perf_counter()
+            classifier.classify(text)
+            ours.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            baseline.predict([text])
+            base.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    classifier.classify_batch(messages)
+    ours_rate = len(messages) / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    baseline.predict(messages)
+    base_rate = len(messages) / (time.perf_counter() - t0)
+
+    ms = 1000.0
+    print(f"{len(messages)} held-out messages x {args.repeat}; model load + warm-up {load_s:.2f} s\n")
+    print(
+        table(
+            ["classifier", "p50 (ms)", "p99 (ms)", "batch (msg/s)"],
+            [
+                [
+                    "humiao (safety layer + hand-applied model)",
+                    f"{percentile(ours, 50) * ms:.2f}",
+                    f"{percentile(ours, 99) * ms:.2f}",
+                    f"{ours_rate:,.0f}",
+                ],
+                [
+                    "baseline TF-IDF + LR Pipeline.predict",
+                    f"{percentile(base, 50) * ms:.2f}",
+                    f"{percentile(base, 99) * ms:.2f}",
+                    f"{base_rate:,.0f}",
+                ],
+            ],
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
