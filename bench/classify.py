@@ -16,7 +16,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from bench.common import percentile, table
+from bench.common import interleaved_latencies, percentile, table
 from triage.classifier import Classifier
 from triage.models.train import HELDOUT_DIR, TRAIN_DIR, data_files, read_examples
 
@@ -37,16 +37,7 @@ def main() -> None:
         LogisticRegression(max_iter=2000),
     ).fit([e.text for e in train], [e.urgency for e in train])
 
-    ours: list[float] = []
-    base: list[float] = []
-    for _ in range(args.repeat):
-        for text in messages:
-            t0 = time.perf_counter()
-            classifier.classify(text)
-            ours.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            baseline.predict([text])
-            base.append(time.perf_counter() - t0)
+    ours, base = interleaved_latencies(messages, classifier.classify, lambda t: baseline.predict([t]), args.repeat)
     t0 = time.perf_counter()
     classifier.classify_batch(messages)
     ours_rate = len(messages) / (time.perf_counter() - t0)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 
 def percentile(samples: Sequence[float], q: float) -> float:
@@ -24,3 +25,20 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 def median(samples: Sequence[float]) -> float:
     return statistics.median(samples)
+
+
+def interleaved_latencies(
+    items: Sequence[str], ours: Callable[[str], object], baseline: Callable[[str], object], repeat: int
+) -> tuple[list[float], list[float]]:
+    """Per-item seconds for both, alternating call by call so machine noise hits both alike."""
+    ours_s: list[float] = []
+    base_s: list[float] = []
+    for _ in range(repeat):
+        for item in items:
+            t0 = time.perf_counter()
+            ours(item)
+            ours_s.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            baseline(item)
+            base_s.append(time.perf_counter() - t0)
+    return ours_s, base_s

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from rank_bm25 import BM25Okapi
 
-from bench.common import percentile, table
+from bench.common import interleaved_latencies, percentile, table
 from knowledge.answer import KnowledgeBase
 from knowledge.index import KnowledgeIndex, tokenize
 from knowledge.ingest import load_documents
@@ -42,17 +42,11 @@ def main() -> None:
     t_base = time.perf_counter() - t0
     kb = KnowledgeBase(index)
 
-    ours: list[float] = []
-    base: list[float] = []
-    for _ in range(args.repeat):
-        for question in questions:
-            t0 = time.perf_counter()
-            kb.answer(question)
-            ours.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            scores = baseline.get_scores(list(dict.fromkeys(tokenize(question))))
-            np.argsort(-scores)[:5]
-            base.append(time.perf_counter() - t0)
+    def baseline_top5(question: str) -> object:
+        scores = baseline.get_scores(list(dict.fromkeys(tokenize(question))))
+        return np.argsort(-scores)[:5]
+
+    ours, base = interleaved_latencies(questions, kb.answer, baseline_top5, args.repeat)
 
     ms = 1000.0
     print(f"{len(passages)} passages from the seeds and laws (ingestion and cleaning {t_ingest:.2f} s)")

@@ -27,7 +27,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from knowledge.text import CJK, split_sentences, squeeze_cjk_spaces, strip_control, to_display, to_simplified
+from knowledge.text import (
+    CJK,
+    pack_sentences,
+    squeeze_cjk_spaces,
+    strip_control,
+    to_display,
+    to_simplified,
+)
 
 SOURCES_DIR = Path(__file__).with_name("sources")
 SEEDS_DIR = SOURCES_DIR / "seeds"
@@ -201,16 +208,7 @@ def _sections(paragraphs: Iterable[str]) -> Iterator[tuple[tuple[str, ...], tupl
 def _split_long(text: str, limit: int = MAX_PASSAGE_CHARS) -> list[str]:
     if len(text) <= limit:
         return [text]
-    pieces: list[str] = []
-    current = ""
-    for sentence in split_sentences(text):
-        if current and len(current) + len(sentence) > limit:
-            pieces.append(current)
-            current = ""
-        current += sentence
-    if current:
-        pieces.append(current)
-    return pieces
+    return pack_sentences(text, limit)
 
 
 def chunk_policy(doc: Document) -> list[Passage]:

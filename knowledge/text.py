@@ -78,3 +78,24 @@ def to_display(text: str) -> str:
 def split_sentences(text: str) -> list[str]:
     """Split at Chinese and Western sentence ends, keeping the punctuation."""
     return [s.strip() for s in _SENTENCE_RE.findall(text) if s.strip()]
+
+
+def pack_sentences(text: str, limit: int, *, hard_cut: bool = False) -> list[str]:
+    """Group consecutive sentences into pieces of about ``limit`` characters.
+
+    With ``hard_cut``, a run with no sentence ends (voice-to-text) longer than
+    twice the limit is cut by length, half a piece overlapping the next.
+    """
+    pieces: list[str] = []
+    current = ""
+    for sentence in split_sentences(text):
+        if current and len(current) + len(sentence) > limit:
+            pieces.append(current)
+            current = ""
+        current += sentence
+        while hard_cut and len(current) > 2 * limit:
+            pieces.append(current[:limit])
+            current = current[limit // 2 :]
+    if current:
+        pieces.append(current)
+    return pieces

@@ -22,7 +22,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from knowledge.text import normalize, split_sentences
+from knowledge.text import normalize, pack_sentences
 from triage.labels import Category, Urgency, Verdict
 from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, load_artifact
 from triage.safety import assess
@@ -49,19 +49,7 @@ def _severity(proba: dict[str, float]) -> float:
 
 
 def _windows(text: str) -> list[str]:
-    windows: list[str] = []
-    current = ""
-    for sentence in split_sentences(text):
-        if current and len(current) + len(sentence) > WINDOW_CHARS:
-            windows.append(current)
-            current = ""
-        current += sentence
-        while len(current) > 2 * WINDOW_CHARS:  # no punctuation (voice-to-text): cut by length
-            windows.append(current[:WINDOW_CHARS])
-            current = current[WINDOW_CHARS // 2 :]
-    if current:
-        windows.append(current)
-    return windows[:MAX_WINDOWS]
+    return pack_sentences(text, WINDOW_CHARS, hard_cut=True)[:MAX_WINDOWS]
 
 
 class Classifier:

@@ -20,7 +20,7 @@ class Urgency(StrEnum):
 
     @property
     def label_zh(self) -> str:
-        return {"blue": "蓝色", "yellow": "黄色", "orange": "橙色", "red": "红色"}[self.value]
+        return URGENCY_NAMES_ZH[self]
 
     @classmethod
     def ordered(cls) -> tuple[Urgency, ...]:
@@ -28,6 +28,7 @@ class Urgency(StrEnum):
 
 
 _RANK = {Urgency.BLUE: 0, Urgency.YELLOW: 1, Urgency.ORANGE: 2, Urgency.RED: 3}
+URGENCY_NAMES_ZH = {Urgency.BLUE: "蓝色", Urgency.YELLOW: "黄色", Urgency.ORANGE: "橙色", Urgency.RED: "红色"}
 
 
 class Category(StrEnum):
