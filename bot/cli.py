@@ -7,7 +7,6 @@ them as arguments.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -49,15 +48,12 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
     from bot import db
 
-    async def run() -> str | None:
-        engine = db.create_engine(settings.database_url)
-        try:
-            await db.upgrade(engine, args.revision)
-            return await db.current_revision(engine)
-        finally:
-            await engine.dispose()
-
-    revision = asyncio.run(run())
+    engine = db.create_engine(settings.database_url)
+    try:
+        db.upgrade(engine, args.revision)
+        revision = db.current_revision(engine)
+    finally:
+        engine.dispose()
     print(f"database at revision {revision}")
     return 0
 

@@ -17,13 +17,18 @@ class SettingsError(ValueError):
 
 
 def _normalize_database_url(url: str) -> str:
-    """Map plain driver-less URLs to the async drivers the gateway uses."""
+    """Map plain driver-less URLs to the drivers the gateway uses (psycopg 3, sqlite3).
+
+    The database is driven from one writer thread and a small reader pool
+    (``bot.db.writer``), so the drivers are the synchronous ones.
+    """
     if url.startswith("postgres://"):
         url = "postgresql://" + url.removeprefix("postgres://")
-    if url.startswith("postgresql://"):
-        return "postgresql+asyncpg://" + url.removeprefix("postgresql://")
-    if url.startswith("sqlite:///"):
-        return "sqlite+aiosqlite:///" + url.removeprefix("sqlite:///")
+    for old in ("postgresql://", "postgresql+asyncpg://", "postgresql+psycopg2://"):
+        if url.startswith(old):
+            return "postgresql+psycopg://" + url.removeprefix(old)
+    if url.startswith("sqlite+aiosqlite:///"):
+        return "sqlite:///" + url.removeprefix("sqlite+aiosqlite:///")
     return url
 
 
@@ -42,10 +47,12 @@ class Settings:
     wechat_secret: str = ""
     wechat_api_base: str = "https://api.weixin.qq.com"
     model_dir: Path | None = None
+    demo: bool = False  # the chat page shows each reply's grade (for demonstrations only)
+    outbox_interval: float = 1.0  # seconds between outbox rounds when idle
 
     def __post_init__(self) -> None:
         if not self.database_url:
-            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{self.data_dir / 'humiao.sqlite3'}")
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'humiao.sqlite3'}")
         object.__setattr__(self, "database_url", _normalize_database_url(self.database_url))
 
     @property
@@ -87,4 +94,5 @@ class Settings:
             wechat_secret=get("WECHAT_SECRET"),
             wechat_api_base=get("WECHAT_API_BASE", "https://api.weixin.qq.com").rstrip("/"),
             model_dir=Path(model_dir) if model_dir else None,
+            demo=get("DEMO", "0").lower() in ("1", "true", "yes", "on"),
         )

@@ -9,13 +9,13 @@ from bot.settings import Settings, SettingsError
 
 def test_defaults_use_sqlite_under_the_data_dir() -> None:
     settings = Settings.from_env({"HUMIAO_DATA_DIR": "/tmp/h"})
-    assert settings.database_url == "sqlite+aiosqlite:////tmp/h/humiao.sqlite3"
+    assert settings.database_url == "sqlite:////tmp/h/humiao.sqlite3"
     assert settings.data_dir == Path("/tmp/h") and settings.is_sqlite
 
 
 def test_postgres_urls_get_the_async_driver() -> None:
     settings = Settings.from_env({"HUMIAO_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
-    assert settings.database_url == "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+    assert settings.database_url == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     assert not settings.is_sqlite
 
 
