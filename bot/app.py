@@ -1,23 +1,31 @@
 """The aiohttp application factory: settings in, application out.
 
-Long-lived resources (database engine, knowledge base) live in ``cleanup_ctx``
-and are reached through typed ``web.AppKey``s. Each handler module owns one
-router; they are composed here, once.
+Long-lived resources live in ``cleanup_ctx`` (started in order, stopped in
+reverse) and are reached through typed ``web.AppKey``s: the database engine
+and its group-commit writer, the knowledge base, the classifier, and the
+gateway with its outbox dispatcher. Each handler module owns one router; they
+are composed here, once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
 
 import knowledge
 from bot import db
-from bot.handlers import health
-from bot.keys import ENGINE, KNOWLEDGE, SETTINGS
+from bot.db.writer import Writer
+from bot.events import CaseEvents
+from bot.gateway import Gateway
+from bot.handlers import chat, health, wechat
+from bot.handlers.wechat_config import WeChatConfig
+from bot.keys import CLASSIFIER, DISPATCHER, ENGINE, EVENTS, GATEWAY, KNOWLEDGE, SETTINGS, WECHAT, WRITER
+from bot.outbox import Dispatcher, wechat_sender
 from bot.settings import Settings
+from triage import Classifier
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +34,16 @@ MAX_BODY_BYTES = 64 * 1024
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    engine = db.create_engine(settings.database_url)
-    await db.upgrade(engine)
+    engine = db.create_engine(settings.database_url, writer=True)
+    await asyncio.to_thread(db.upgrade, engine)
+    writer = Writer(engine)
+    writer.start()
     app[ENGINE] = engine
+    app[WRITER] = writer
     log.info("database ready (%s)", engine.dialect.name)
     yield
-    await engine.dispose()
+    await asyncio.to_thread(writer.stop)
+    engine.dispose()
 
 
 async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -43,11 +55,53 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def classifier_ctx(app: web.Application) -> AsyncIterator[None]:
+    model_dir = app[SETTINGS].model_dir
+
+    def load() -> Classifier:
+        classifier = Classifier.load(model_dir) if model_dir else Classifier.load()
+        classifier.classify("你好")  # warm up jieba and the vectorizers before the first message
+        return classifier
+
+    app[CLASSIFIER] = await asyncio.to_thread(load)
+    log.info("classifier ready")
+    yield
+
+
+async def gateway_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    events = CaseEvents()
+    gateway = Gateway(app[WRITER], app[CLASSIFIER], app[KNOWLEDGE], events)
+    sender = (
+        wechat_sender(settings.wechat_appid, settings.wechat_secret, settings.wechat_api_base)
+        if settings.wechat_appid and settings.wechat_secret
+        else None
+    )
+    dispatcher = Dispatcher(app[WRITER], sender, interval=settings.outbox_interval)
+    app[EVENTS], app[GATEWAY], app[DISPATCHER] = events, gateway, dispatcher
+    # Messages stored but never answered (the last process stopped in between).
+    await gateway.recover()
+    dispatcher.start()
+    yield
+    await dispatcher.stop()
+
+
+@web.middleware
+async def security_headers(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    return response
+
+
 def create_app(settings: Settings) -> web.Application:
     """Build the gateway application for ``settings``."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
     app[SETTINGS] = settings
-    app.cleanup_ctx.append(database_ctx)
-    app.cleanup_ctx.append(knowledge_ctx)
-    app.add_routes(health.routes)
+    app[WECHAT] = WeChatConfig.build(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+    app.cleanup_ctx.extend([database_ctx, knowledge_ctx, classifier_ctx, gateway_ctx])
+    for module in (health, wechat, chat):
+        app.add_routes(module.routes)
     return app
