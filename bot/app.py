@@ -47,6 +47,9 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
+    if KNOWLEDGE in app:  # given to create_app (tests, benchmarks)
+        yield
+        return
     # Loading the index (and jieba's dictionary) takes about a second: do it at
     # start-up, off the event loop, so the first question does not pay for it.
     kb = await asyncio.to_thread(knowledge.configure, app[SETTINGS].kb_cache_dir)
@@ -56,6 +59,9 @@ async def knowledge_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def classifier_ctx(app: web.Application) -> AsyncIterator[None]:
+    if CLASSIFIER in app:  # given to create_app (tests, benchmarks)
+        yield
+        return
     model_dir = app[SETTINGS].model_dir
 
     def load() -> Classifier:
@@ -96,10 +102,23 @@ async def security_headers(
     return response
 
 
-def create_app(settings: Settings) -> web.Application:
-    """Build the gateway application for ``settings``."""
+def create_app(
+    settings: Settings,
+    *,
+    classifier: Classifier | None = None,
+    knowledge_base: knowledge.KnowledgeBase | None = None,
+) -> web.Application:
+    """Build the gateway application for ``settings``.
+
+    ``classifier`` and ``knowledge_base`` may be passed in already loaded (tests
+    and benchmarks share one across many apps); otherwise they load at start-up.
+    """
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
     app[SETTINGS] = settings
+    if classifier is not None:
+        app[CLASSIFIER] = classifier
+    if knowledge_base is not None:
+        app[KNOWLEDGE] = knowledge_base
     app[WECHAT] = WeChatConfig.build(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     app.cleanup_ctx.extend([database_ctx, knowledge_ctx, classifier_ctx, gateway_ctx])
     for module in (health, wechat, chat):

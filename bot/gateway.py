@@ -73,8 +73,8 @@ class Gateway:
         stored.set()
         if ingested.outcome is not None:  # a retry of a message answered before
             return ingested.outcome
-            # Stored by an earlier attempt (maybe another process) that has not answered yet:
-            # finish it here; ``apply`` sees a concurrent answer and returns that instead.
+        # New, or stored by an earlier attempt (maybe another process) that has not answered yet:
+        # finish it here; ``apply`` sees a concurrent answer and returns that instead.
         return await self.answer(inbound, ingested, passive=passive)
 
     async def answer(self, inbound: store.Inbound, ingested: store.Ingested, *, passive: bool) -> store.Outcome:

@@ -42,7 +42,17 @@ REPLY_BUDGET_S = 4.5  # WeChat waits 5 s, then retries (three tries in all)
 SUCCESS = "success"  # tells WeChat "received, no passive reply"
 _DECLARATION_RE = re.compile(rb"<!(?!\[CDATA\[)")
 # Everything a hostile or broken body can raise while being decrypted or parsed.
-_BAD_BODY_ERRORS = (ValueError, KeyError, TypeError, ExpatError, struct.error, binascii.Error, InvalidAppIdException)
+_BAD_BODY_ERRORS = (
+    ValueError,  # includes UnicodeDecodeError
+    KeyError,
+    TypeError,
+    IndexError,
+    AttributeError,
+    ExpatError,
+    struct.error,
+    binascii.Error,
+    InvalidAppIdException,
+)
 
 
 def _reject(status: int, reason: str) -> web.Response:
@@ -90,7 +100,9 @@ def to_inbound(message: BaseMessage) -> store.Inbound:
             Channel.WECHAT,
             openid,
             MessageKind.EVENT,
-            dedupe_key=f"wechat:event:{openid}:{data.get('CreateTime', '')}:{event}",
+            # WeChat's retry key is FromUserName + CreateTime; the event and its key are added because a
+            # person can tap two menu items within one second, and a retry repeats them verbatim anyway.
+            dedupe_key=f"wechat:event:{openid}:{data.get('CreateTime', '')}:{ref}"[:160],
             media_ref=ref[:256],
         )
     dedupe = f"wechat:msg:{data.get('MsgId')}" if data.get("MsgId") else None
@@ -161,13 +173,13 @@ async def receive(request: web.Request) -> web.Response:
         message = parse_message(xml)
         if message is None or not message.source:
             return _reject(400, "not a WeChat message")
+        inbound = to_inbound(message)  # reads the raw fields: a bad one is a bad body, not a crash
     except InvalidSignatureException:
         return _reject(403, "bad message signature")
     except _BAD_BODY_ERRORS as exc:
         log.info("rejected a malformed WeChat body (%s)", type(exc).__name__)
         return _reject(400, "malformed message")
 
-    inbound = to_inbound(message)
     gateway = request.app[GATEWAY]
     pending = gateway.submit(inbound, passive=True)
     remaining = REPLY_BUDGET_S - (time.monotonic() - started)
