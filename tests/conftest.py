@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 import knowledge
@@ -26,3 +28,16 @@ def postgres_url() -> Iterator[str]:
     if not url:
         pytest.skip("HUMIAO_TEST_POSTGRES_URL is not set (.ci/run sets it to the PostgreSQL on 127.0.0.1)")
     yield url
+
+
+@pytest.fixture
+def pg_database(postgres_url: str) -> Iterator[str]:
+    """A throw-away PostgreSQL database; yields its SQLAlchemy URL."""
+    name = f"humiao_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield Settings(database_url=postgres_url.rsplit("/", 1)[0] + f"/{name}").database_url
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

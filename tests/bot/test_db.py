@@ -1,10 +1,5 @@
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import psycopg
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -34,19 +29,6 @@ def _check(url: str) -> None:
 
 def test_migrations_on_sqlite(settings: Settings) -> None:
     _check(settings.database_url)
-
-
-@pytest.fixture
-def pg_database(postgres_url: str) -> Iterator[str]:
-    """A throw-away PostgreSQL database; yields its SQLAlchemy URL."""
-    name = f"humiao_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield Settings(database_url=postgres_url.rsplit("/", 1)[0] + f"/{name}").database_url
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_migrations_on_postgresql(pg_database: str) -> None:

@@ -263,3 +263,24 @@ async def test_reply_text_cannot_break_out_of_cdata(make_client: MakeClient, pee
     xml = render_text_reply(message, "a]]><Evil>x</Evil>b")
     reply = peer.read_reply(xml, mode="plain")
     assert reply is not None and reply["Content"] == "a]]><Evil>x</Evil>b" and "Evil" not in reply
+
+
+# ----- the same path on PostgreSQL (production) ---------------------------------------------------------------------
+
+
+async def test_on_postgresql_red_reply_retries_and_policy(
+    make_client: MakeClient, peer: WeChatPeer, pg_database: str
+) -> None:
+    client = await make_client(database_url=pg_database)
+    xml = peer.text(RED_TEXT, user="o_pg")
+    results = await asyncio.gather(*(push(client, peer, xml) for _ in range(3)))
+    assert all(status == 200 for status, _ in results)
+    assert any((r := peer.read_reply(body)) is not None and "你现在安全吗" in r["Content"] for _, body in results)
+    assert len([m for m in rows(client, Message) if m.direction is Direction.INBOUND]) == 1
+    [case] = queue(client)
+    assert case.urgency is Urgency.RED
+    status, body = await push(client, peer, peer.text(POLICY_QUESTION, user="o_pg2"))
+    reply = peer.read_reply(body)
+    assert status == 200 and reply is not None and "《" in reply["Content"]
+    params, bad = peer.envelope(peer.entity_bomb(), mode="plain")
+    assert (await client.post("/wechat", params=params, data=bad)).status == 400
