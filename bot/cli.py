@@ -1,4 +1,4 @@
-"""``humiao`` command line: serve, ask, kb, db (and later classify, train, eval).
+"""``humiao`` command line: serve, ask, classify, train, eval, kb, db.
 
 Settings are read here, once, from the environment; everything below receives
 them as arguments.
