@@ -65,8 +65,15 @@ class _RateLimiter:
 _limiter = _RateLimiter(RATE_BURST, RATE_PER_S)
 
 
+_dumps = partial(json.dumps, ensure_ascii=False)  # Chinese as UTF-8: readable and half the bytes
+
+
+def _json(data: object, *, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.json_response(data, status=status, headers=headers, dumps=_dumps)
+
+
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, headers={"Cache-Control": "no-store"})
+    return _json({"error": message}, status=status, headers={"Cache-Control": "no-store"})
 
 
 @routes.get("/chat")
@@ -107,7 +114,7 @@ async def chat_message(request: web.Request) -> web.Response:
     if not done:
         pending.task.add_done_callback(partial(_defer_when_done, gateway.writer))
         if pending.stored.is_set():
-            return web.json_response(
+            return _json(
                 {"reply": "", "urgency": None, "category": None, "case_id": None, "message_id": None},
                 status=202,
                 headers={"Cache-Control": "no-store"},
@@ -117,7 +124,7 @@ async def chat_message(request: web.Request) -> web.Response:
         outcome = pending.task.result()
     except Exception:
         return _error(503, "系统繁忙，消息没有发出，请稍后再试；紧急情况请拨打110或12355。")
-    return web.json_response(
+    return _json(
         {
             "reply": outcome.reply or "",
             "urgency": outcome.urgency.value if outcome.urgency else None,
@@ -156,7 +163,7 @@ async def chat_updates(request: web.Request) -> web.Response:
         }
         for m in rows
     ]
-    return web.json_response({"messages": messages}, headers={"Cache-Control": "no-store"})
+    return _json({"messages": messages}, headers={"Cache-Control": "no-store"})
 
 
 routes.static("/static", STATIC)
