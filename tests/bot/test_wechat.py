@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from bot.app import create_app
 from bot.db.models import Case, Contact, Direction, Message, MessageKind, OutboxItem, OutboxStatus
-from triage.labels import Urgency
+from bot.handlers import wechat as wechat_handler
+from bot.settings import Settings
+from triage import Classifier
+from triage.labels import Urgency, Verdict
 from triage.queue import CaseStatus
 
-from .conftest import MakeClient, queue, rows
+from .conftest import AES_KEY, APPID, TOKEN, MakeClient, queue, rows
+from .fake_wechat_api import FakeWeChatAPI
 from .wechat_peer import Mode, WeChatPeer
 
 RED_TEXT = "我今晚就把攒的安眠药全吃了，再见了"
@@ -284,3 +291,59 @@ async def test_on_postgresql_red_reply_retries_and_policy(
     assert status == 200 and reply is not None and "《" in reply["Content"]
     params, bad = peer.envelope(peer.entity_bomb(), mode="plain")
     assert (await client.post("/wechat", params=params, data=bad)).status == 400
+
+
+# ----- too slow for the 5-second window: success now, the reply through the customer-service API ----------------
+
+
+class SlowClassifier(Classifier):
+    """The real model, slowed down (as if the machine were overloaded)."""
+
+    def __init__(self, inner: Classifier, delay: float) -> None:
+        self.__dict__.update(inner.__dict__)
+        self._delay = delay
+
+    def classify(self, text: str) -> Verdict:
+        time.sleep(self._delay)
+        return super().classify(text)
+
+
+async def test_a_late_reply_leaves_through_the_outbox(
+    peer: WeChatPeer,
+    aiohttp_client: Any,
+    tmp_path: Path,
+    classifier: Classifier,
+    kb: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(wechat_handler, "REPLY_BUDGET_S", 0.3)
+    with FakeWeChatAPI(appid=APPID, secret="s3cret") as api:
+        settings = Settings(
+            data_dir=tmp_path,
+            wechat_token=TOKEN,
+            wechat_aes_key=AES_KEY,
+            wechat_appid=APPID,
+            wechat_secret="s3cret",
+            wechat_api_base=api.url,
+            outbox_interval=0.05,
+        )
+        app = create_app(settings, classifier=SlowClassifier(classifier, 1.0), knowledge_base=kb)
+        client = await aiohttp_client(app)
+        long_red = "我真的撑不下去了。" * 30 + "今晚我就把攒的安眠药全吃了。"  # long: graded off the event loop
+        xml = peer.text(long_red, user="o_late")
+        started = time.monotonic()
+        status, body = await push(client, peer, xml)
+        assert status == 200 and peer.read_reply(body) is None  # "success" inside the window
+        assert time.monotonic() - started < 0.8
+        # The event loop is free meanwhile: a health check answers at once.
+        assert (await client.get("/healthz")).status == 200
+        delivered = await asyncio.to_thread(api.wait_for, 1, 10.0, delivered=True)
+        assert delivered[0]["touser"] == "o_late" and "你现在安全吗" in delivered[0]["text"]["content"]
+        # WeChat's retry after the answer went out gets "success", not a second copy.
+        status, body = await push(client, peer, xml)
+        assert status == 200 and peer.read_reply(body) is None
+        await asyncio.sleep(0.3)
+        assert len(api.delivered) == 1
+        [item] = rows(client, OutboxItem)
+        assert item.status is OutboxStatus.SENT
+        assert len(rows(client, Case)) == 1
