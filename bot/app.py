@@ -22,8 +22,9 @@ from bot.events import CaseEvents
 from bot.gateway import Gateway
 from bot.handlers import chat, health, wechat
 from bot.handlers.wechat_config import WeChatConfig
-from bot.keys import CLASSIFIER, DISPATCHER, ENGINE, EVENTS, GATEWAY, KNOWLEDGE, SETTINGS, WECHAT, WRITER
+from bot.keys import CHAT_LIMITER, CLASSIFIER, DISPATCHER, ENGINE, EVENTS, GATEWAY, KNOWLEDGE, SETTINGS, WECHAT, WRITER
 from bot.outbox import Dispatcher, wechat_sender
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from triage import Classifier
 
@@ -120,6 +121,7 @@ def create_app(
     if knowledge_base is not None:
         app[KNOWLEDGE] = knowledge_base
     app[WECHAT] = WeChatConfig.build(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+    app[CHAT_LIMITER] = RateLimiter(chat.RATE_BURST, chat.RATE_PER_S)
     app.cleanup_ctx.extend([database_ctx, knowledge_ctx, classifier_ctx, gateway_ctx])
     for module in (health, wechat, chat):
         app.add_routes(module.routes)

@@ -10,6 +10,7 @@ from bot.events import CaseEvents
 from bot.gateway import Gateway
 from bot.handlers.wechat_config import WeChatConfig
 from bot.outbox import Dispatcher
+from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from knowledge import KnowledgeBase
 from triage import Classifier
@@ -23,3 +24,4 @@ EVENTS = web.AppKey("events", CaseEvents)
 GATEWAY = web.AppKey("gateway", Gateway)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 WECHAT = web.AppKey("wechat", WeChatConfig)
+CHAT_LIMITER = web.AppKey("chat_limiter", RateLimiter)

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
-from collections import OrderedDict
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from aiohttp import web
 from bot import db, store
 from bot.db.models import Author, Channel, MessageKind
 from bot.db.writer import Writer
-from bot.keys import ENGINE, GATEWAY, SETTINGS
+from bot.keys import CHAT_LIMITER, ENGINE, GATEWAY, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -44,25 +42,6 @@ _templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoe
 _asset_version = str(int(max((p.stat().st_mtime for p in STATIC.glob("*")), default=0)))
 
 
-class _RateLimiter:
-    """Token buckets per session id, bounded in memory (least recently used dropped)."""
-
-    def __init__(self, burst: int, per_second: float, max_sessions: int = 50_000) -> None:
-        self.burst, self.per_second, self.max_sessions = burst, per_second, max_sessions
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-
-    def allow(self, key: str, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        tokens, last = self._buckets.pop(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.per_second)
-        allowed = tokens >= 1.0
-        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
-        if len(self._buckets) > self.max_sessions:
-            self._buckets.popitem(last=False)
-        return allowed
-
-
-_limiter = _RateLimiter(RATE_BURST, RATE_PER_S)
 
 
 _dumps = partial(json.dumps, ensure_ascii=False)  # Chinese as UTF-8: readable and half the bytes
@@ -104,7 +83,7 @@ async def chat_message(request: web.Request) -> web.Response:
     text = text.strip()
     if len(text) > MAX_TEXT_CHARS:
         return _error(413, f"消息太长了，请分成几条发送（每条不超过{MAX_TEXT_CHARS}字）。")
-    if not _limiter.allow(session):
+    if not request.app[CHAT_LIMITER].allow(session):
         return _error(429, "发送太快了，请稍等几秒再发。")
 
     gateway = request.app[GATEWAY]
