@@ -1,13 +1,12 @@
 """The message pipeline shared by every channel: store, grade, decide, record.
 
-1. ``ingest``: the inbound message is committed (deduplicated by its key)
-   before anything else happens — "stored before answered".
-2. The classifier grades text (on the event loop for short messages, which
-   take well under a millisecond; in a worker thread for long ones) and, for
-   blue messages, the knowledge base answers.
-3. ``apply``: the conversation policy runs on the current case state inside
-   the writer, and the reply, the case change and the outbox rows are
-   committed together.
+1. The classifier grades text (on the event loop for short messages, which
+   take about a millisecond; in a worker thread for long ones) and, for blue
+   messages, the knowledge base answers. Both are pure.
+2. ``store.receive``, one writer job: the message is deduplicated by its key
+   and stored, the conversation policy runs on the current case state, and
+   the message, its grade, the reply, the case change and the outbox rows are
+   committed together. Nothing is answered before that commit.
 
 Channels call :meth:`Gateway.submit` and wait for the returned
 :class:`Pending` as long as their transport allows. A WeChat retry of a
@@ -18,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -31,6 +31,7 @@ from triage.labels import Category, Urgency, Verdict
 
 log = logging.getLogger(__name__)
 
+ANSWERED_MEMORY = 10_000
 LONG_TEXT_CHARS = 240  # longer messages are graded in a worker thread
 FALLBACK_VERDICT = Verdict(Urgency.ORANGE, Category.OTHER, 0.0, {}, ("分类失败: 转人工复核",))
 
@@ -53,6 +54,8 @@ class Gateway:
         self.kb = kb
         self.events = events
         self._inflight: dict[str, Pending] = {}
+        # Dedupe keys this process answered recently → message id (WeChat retries within ~15 s).
+        self._answered: OrderedDict[str, int] = OrderedDict()
 
     def submit(self, inbound: store.Inbound, *, passive: bool) -> Pending:
         """Start processing ``inbound`` (or join the attempt already in flight for its key)."""
@@ -61,6 +64,11 @@ class Gateway:
             joined = self._inflight[key]
             return Pending(joined.task, joined.stored, duplicate=True)
         stored = asyncio.Event()
+        answered = self._answered.get(key) if key is not None else None
+        if answered is not None:  # a retry of a message this process answered: read back, do not grade again
+            stored.set()
+            task = asyncio.create_task(self._stored(answered))
+            return Pending(task, stored, duplicate=True)
         task = asyncio.create_task(self._process(inbound, stored, passive=passive))
         pending = Pending(task, stored)
         if key is not None:
@@ -69,21 +77,25 @@ class Gateway:
         return pending
 
     async def _process(self, inbound: store.Inbound, stored: asyncio.Event, *, passive: bool) -> store.Outcome:
-        ingested = await self.writer.run(partial(store.ingest, inbound=inbound))
-        stored.set()
-        if ingested.outcome is not None:  # a retry of a message answered before
-            return ingested.outcome
-        # New, or stored by an earlier attempt (maybe another process) that has not answered yet:
-        # finish it here; ``apply`` sees a concurrent answer and returns that instead.
-        return await self.answer(inbound, ingested, passive=passive)
-
-    async def answer(self, inbound: store.Inbound, ingested: store.Ingested, *, passive: bool) -> store.Outcome:
-        """Grade, decide and record an already stored message."""
+        # Grading is pure and takes about a millisecond, so it runs first and the message, its grade and its
+        # reply are committed together: nothing is acknowledged before that commit ("stored before answered"),
+        # and a crash before it loses nothing that was accepted (WeChat retries; the web page reports an error).
         verdict, answer = await self.grade(inbound)
         outcome = await self.writer.run(
-            partial(store.apply, inbound=inbound, ingested=ingested, verdict=verdict, answer=answer, passive=passive)
+            partial(store.receive, inbound=inbound, verdict=verdict, answer=answer, passive=passive)
         )
-        self._publish(outcome, verdict)
+        stored.set()
+        if inbound.dedupe_key is not None:
+            self._answered[inbound.dedupe_key] = outcome.message_id
+            if len(self._answered) > ANSWERED_MEMORY:
+                self._answered.popitem(last=False)
+        if not outcome.from_store:  # a retry of a message answered before has nothing new to announce
+            self._publish(outcome, verdict)
+        return outcome
+
+    async def _stored(self, message_id: int) -> store.Outcome:
+        outcome = await self.writer.run(partial(store.stored_outcome, message_id=message_id))
+        assert outcome is not None, "only answered messages are remembered"
         return outcome
 
     async def grade(self, inbound: store.Inbound) -> tuple[Verdict | None, Answer | None]:
@@ -114,17 +126,20 @@ class Gateway:
             self.events.publish(CaseEvent("alert", outcome.case_id, urgency, category))
 
     async def recover(self) -> int:
-        """Answer messages that were stored but never answered (the process stopped in between).
-
-        Their replies can no longer be passive: they go through the outbox.
-        """
+        """Answer messages that were stored but never answered (stored without an answer by an older version,
+        or by a tool). Their replies can no longer be passive: they go through the outbox."""
         rows = await self.writer.run(store.unhandled_messages)
         for message_id, _conversation_id in rows:
             inbound = await self.writer.run(partial(store.inbound_of, message_id=message_id))
             if inbound is None:
                 continue
-            ingested = store.Ingested(message_id, _conversation_id, duplicate=True, handled=False)
-            await self.answer(inbound, ingested, passive=False)
+            verdict, answer = await self.grade(inbound)
+            outcome = await self.writer.run(
+                partial(
+                    store.receive, inbound=inbound, verdict=verdict, answer=answer, passive=False, stored_id=message_id
+                )
+            )
+            self._publish(outcome, verdict)
         if rows:
             log.warning("recovered %d stored but unanswered messages", len(rows))
         return len(rows)
