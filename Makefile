@@ -30,6 +30,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.kb
+	$(BIN)/python -m bench.gateway
 
 clean:
 	rm -rf $(VENV) var
