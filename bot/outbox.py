@@ -27,8 +27,8 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from bot.db.models import OutboxItem, OutboxStatus, utcnow
 from bot.db.writer import Writer
@@ -64,7 +64,8 @@ def check_transition(current: OutboxStatus, target: OutboxStatus) -> OutboxStatu
 
 def backoff(attempts: int) -> timedelta:
     """Delay before attempt ``attempts + 1``: 2 s, 4 s, 8 s … capped at 10 minutes."""
-    return timedelta(seconds=min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** max(0, attempts - 1)))
+    # The exponent is clamped so that any ``attempts`` works (2.0 * 2 ** 1024 overflows a float).
+    return timedelta(seconds=min(BACKOFF_MAX_S, BACKOFF_BASE_S * 2 ** min(max(0, attempts - 1), 32)))
 
 
 class SendError(Exception):
@@ -82,14 +83,30 @@ class Sender(Protocol):
 
 
 def wechat_sender(appid: str, secret: str, api_base: str, timeout: float = SEND_TIMEOUT_S) -> Sender:
-    """A :class:`Sender` over wechatpy's ``WeChatClient``, pointed at ``api_base``."""
+    """A :class:`Sender` over wechatpy's ``WeChatClient``, pointed at ``api_base``.
+
+    ``timeout`` bounds every HTTP call, the access-token fetch included (wechatpy makes that one with no timeout:
+    a token endpoint that never answers would otherwise hold a worker thread forever, which asyncio's timeout
+    around the thread cannot cancel).
+    """
+    import requests
     from wechatpy import WeChatClient
     from wechatpy.exceptions import WeChatClientException
 
     base = api_base.rstrip("/")
 
+    class BoundedSession(requests.Session):
+        def request(self, method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = timeout
+            return super().request(method, url, *args, **kwargs)
+
     class Client(WeChatClient):
         API_BASE_URL = base + "/cgi-bin/"
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._http = BoundedSession()
 
         def fetch_access_token(self) -> Any:
             # wechatpy hard-codes api.weixin.qq.com here; use the configured base (tests use a fake).
@@ -119,16 +136,27 @@ class Lease:
     attempts: int
 
 
-def lease_due(session: Session, limit: int, now: datetime | None = None) -> list[Lease]:
-    """Take up to ``limit`` due rows (PENDING, HELD past its hold, or SENDING with an expired lease)."""
+def lease_due(session: Session, limit: int, now: datetime | None = None, lease: timedelta = LEASE) -> list[Lease]:
+    """Take up to ``limit`` due rows (PENDING, HELD past its hold, or SENDING with an expired lease).
+
+    A part of a long reply is not due while an earlier part of the same reply is unfinished (HELD, PENDING or
+    SENDING): the parts reach the person in order, and none overtakes a first part that may still leave as the
+    passive reply or is backing off.
+    """
     now = now or utcnow()
     due = or_(
         OutboxItem.status.in_([OutboxStatus.PENDING, OutboxStatus.HELD]),
         OutboxItem.status == OutboxStatus.SENDING,  # its lease (next_attempt_at) ran out: a crashed sender
     )
+    earlier = aliased(OutboxItem)
+    behind_an_earlier_part = exists().where(
+        earlier.message_id == OutboxItem.message_id,
+        earlier.part < OutboxItem.part,
+        earlier.status.in_([OutboxStatus.HELD, OutboxStatus.PENDING, OutboxStatus.SENDING]),
+    )
     query = (
         select(OutboxItem)
-        .where(due, OutboxItem.next_attempt_at <= now)
+        .where(due, OutboxItem.next_attempt_at <= now, ~behind_an_earlier_part)
         .order_by(OutboxItem.next_attempt_at, OutboxItem.id)
         .limit(limit)
     )
@@ -137,7 +165,7 @@ def lease_due(session: Session, limit: int, now: datetime | None = None) -> list
     leases = []
     for item in session.scalars(query):
         item.status = check_transition(item.status, OutboxStatus.SENDING)
-        item.next_attempt_at = now + LEASE
+        item.next_attempt_at = now + lease
         leases.append(Lease(item.id, item.openid, item.text, item.attempts))
     return leases
 
@@ -193,16 +221,22 @@ class Dispatcher:
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.sent = 0
 
     def start(self) -> None:
         if self.sender is None:
             log.warning("WeChat AppID/secret not set: customer-service replies stay queued in the outbox")
             return
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
         if self._task is not None:
+            # Python 3.11's asyncio.wait_for can swallow a cancellation that arrives just as the awaited send
+            # finishes; the flag (and the wake-up) end the loop anyway instead of leaving stop() waiting forever.
+            self._stopping = True
+            self._wake.set()
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -213,7 +247,8 @@ class Dispatcher:
         self._wake.set()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
+            self._wake.clear()  # before the round: a wake-up during it means "look again", and is not lost
             try:
                 sent = await self.run_once()
             except asyncio.CancelledError:
@@ -221,16 +256,22 @@ class Dispatcher:
             except Exception:
                 log.exception("outbox round failed")
                 sent = 0
-            if sent < self.batch:  # drained: wait for the next tick or a wake-up
-                self._wake.clear()
+            # Nothing was due: wait for the next tick or a wake-up. After a round that sent something, look
+            # again at once: the next part of a long reply becomes due only when the one before it is done.
+            if sent == 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.interval)
 
     async def run_once(self) -> int:
         """One round: lease due rows, send them, record results. Returns how many were tried."""
         assert self.sender is not None
-        leases = await self.writer.run(partial(lease_due, limit=self.batch, now=self.clock()))
+        # The lease covers the whole round (its sends go one after another), so another process cannot take a
+        # row this one is still about to send.
+        round_lease = max(LEASE, timedelta(seconds=self.batch * self.send_timeout + 30))
+        leases = await self.writer.run(partial(lease_due, limit=self.batch, now=self.clock(), lease=round_lease))
         for lease in leases:
+            if self._stopping:  # the rest stay leased; they are retried when the lease runs out
+                break
             error: SendError | None = None
             try:
                 await asyncio.wait_for(asyncio.to_thread(self.sender, lease.openid, lease.text), self.send_timeout)
