@@ -32,7 +32,8 @@ from bot.conversation import split_utf8
 from bot.db.models import Channel, MessageKind
 from bot.db.writer import Writer
 from bot.handlers.wechat_config import WeChatConfig
-from bot.keys import GATEWAY, WECHAT
+from bot.keys import DISPATCHER, GATEWAY, WECHAT
+from bot.outbox import Dispatcher
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -186,7 +187,7 @@ async def receive(request: web.Request) -> web.Response:
     done, _ = await asyncio.wait({pending.task}, timeout=max(0.0, remaining))
     if not done:
         # Too slow for a passive reply: the outbox sends it when it is ready.
-        pending.task.add_done_callback(partial(_release_when_done, gateway.writer))
+        pending.task.add_done_callback(partial(_release_when_done, gateway.writer, request.app[DISPATCHER]))
         if not pending.stored.is_set():
             # Not even stored yet: do not claim receipt; WeChat retries and the retry joins this attempt.
             return _reject(503, "busy")
@@ -212,9 +213,24 @@ async def receive(request: web.Request) -> web.Response:
     return web.Response(text=xml_reply, content_type="application/xml")
 
 
-def _release_when_done(writer: Writer, task: asyncio.Task[store.Outcome]) -> None:
+_background: set[asyncio.Task[None]] = set()  # keeps fire-and-forget tasks alive until they finish
+
+
+def _release_when_done(writer: Writer, dispatcher: Dispatcher, task: asyncio.Task[store.Outcome]) -> None:
+    """The passive window is over: hand the reply to the outbox now, and tell the dispatcher."""
     if task.cancelled() or task.exception() is not None:
         return
-    outcome = task.result()
-    if outcome.passive_outbox_id is not None:
-        writer.submit(partial(store.release_held, outbox_id=outcome.passive_outbox_id))
+    outbox_id = task.result().passive_outbox_id
+    if outbox_id is not None:
+        release = asyncio.ensure_future(_release(writer, dispatcher, outbox_id))
+        _background.add(release)
+        release.add_done_callback(_background.discard)
+
+
+async def _release(writer: Writer, dispatcher: Dispatcher, outbox_id: int) -> None:
+    try:
+        await writer.run(partial(store.release_held, outbox_id=outbox_id))
+    except Exception:  # the row stays HELD and the outbox takes it when the hold runs out
+        log.exception("releasing a held reply failed")
+        return
+    dispatcher.wake()
