@@ -46,6 +46,9 @@ def _sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 def create_engine(database_url: str, *, echo: bool = False, writer: bool = False) -> Engine:
     """Create an engine; on SQLite, make sure the file's directory exists.
 
+    ``hide_parameters``: database errors (which end up in logs) never carry the
+    statement's parameters — message text and OpenIDs of minors.
+
     ``writer=True`` makes SQLite transactions ``BEGIN IMMEDIATE``: the writer
     takes the file's write lock up front instead of failing to upgrade a read
     lock when another process writes at the same time.
@@ -55,13 +58,20 @@ def create_engine(database_url: str, *, echo: bool = False, writer: bool = False
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = sa_create_engine(
-            database_url, echo=echo, pool_size=4, max_overflow=4, connect_args={"check_same_thread": False}
+            database_url,
+            echo=echo,
+            hide_parameters=True,
+            pool_size=4,
+            max_overflow=4,
+            connect_args={"check_same_thread": False},
         )
         event.listen(engine, "connect", _sqlite_connect)
         begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
         return engine
-    return sa_create_engine(database_url, echo=echo, pool_size=8, max_overflow=8, pool_pre_ping=True)
+    return sa_create_engine(
+        database_url, echo=echo, hide_parameters=True, pool_size=8, max_overflow=8, pool_pre_ping=True
+    )
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -33,3 +33,22 @@ def test_migrations_on_sqlite(settings: Settings) -> None:
 
 def test_migrations_on_postgresql(pg_database: str) -> None:
     _check(pg_database)
+
+
+def test_database_errors_do_not_carry_message_text(settings: Settings) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    engine = db.create_engine(settings.database_url)
+    db.upgrade(engine)
+    secret = "我被打了-invented-secret"
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO contacts (id, channel, external_id) VALUES (1, 'web', :x)"), {"x": secret})
+            conn.execute(text("INSERT INTO contacts (id, channel, external_id) VALUES (1, 'web', :x)"), {"x": secret})
+    except IntegrityError as exc:
+        assert secret not in str(exc)
+    else:
+        raise AssertionError("the duplicate key should have failed")
+    finally:
+        engine.dispose()
