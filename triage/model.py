@@ -1,4 +1,4 @@
-"""The learned layer: jieba words + character n-grams, TF-IDF, multinomial logistic regression.
+"""The learned layer: jieba words (segmented by rjieba) + character n-grams, TF-IDF, multinomial logistic regression.
 
 ``TriageModel`` follows scikit-learn's estimator contract (``fit``/``predict``/
 ``predict_proba``, ``get_params``). It predicts two labels per message,
@@ -24,11 +24,12 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from importlib.metadata import version as _version
 from pathlib import Path
 from typing import Any
 
-import jieba
 import numpy as np
+import rjieba
 import sklearn
 from numpy.typing import NDArray
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -40,13 +41,12 @@ from knowledge.text import normalize
 from triage.labels import Category, Urgency
 
 log = logging.getLogger(__name__)
-jieba.setLogLevel(logging.WARNING)
 
 MODELS_DIR = Path(__file__).with_name("models")
 ARTIFACT_DIR = MODELS_DIR / "artifact"
 SOURCE_USERDICT = MODELS_DIR / "userdict.txt"
 
-_tokenizer: jieba.Tokenizer | None = None
+_tokenizer: rjieba.Jieba | None = None
 _tokenizer_dict: Path | None = None
 _tokenizer_lock = threading.Lock()
 _WORD = re.compile(r"\w", re.UNICODE)
@@ -60,28 +60,41 @@ def use_userdict(path: Path) -> None:
             _tokenizer, _tokenizer_dict = None, path
 
 
-def _jieba() -> jieba.Tokenizer:
+def _jieba() -> rjieba.Jieba:
+    """rjieba (jieba's segmentation in Rust: same dictionary, same cuts) with the user dictionary applied."""
     global _tokenizer
     with _tokenizer_lock:
         if _tokenizer is None:
-            tokenizer = jieba.Tokenizer()
-            tokenizer.initialize()
+            tokenizer = rjieba.Jieba()
             userdict = _tokenizer_dict or SOURCE_USERDICT
             if userdict.exists():
-                tokenizer.load_userdict(str(userdict))
+                for word, freq, tag in read_userdict(userdict):
+                    tokenizer.add_word(word, freq, tag)
             _tokenizer = tokenizer
         return _tokenizer
+
+
+def read_userdict(path: Path) -> list[tuple[str, int | None, str | None]]:
+    """jieba user-dictionary lines: ``word [freq] [tag]``."""
+    entries: list[tuple[str, int | None, str | None]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        tag = parts[-1] if len(parts) > 1 and not parts[-1].isdigit() else None
+        entries.append((parts[0], freq, tag))
+    return entries
 
 
 def tokenize(text: str) -> list[str]:
     """Word tokens of already-normalized text (module-level so the pipeline pickles)."""
     # Keep words, numbers and emoji; drop spaces and ASCII punctuation.
-    return [t for t in _jieba().lcut(text, HMM=False) if not t.isspace() and (_WORD.search(t) or not t.isascii())]
+    return [t for t in _jieba().cut(text, hmm=False) if not t.isspace() and (_WORD.search(t) or not t.isascii())]
 
 
 def _word_vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(
-        preprocessor=normalize,
         tokenizer=tokenize,
         token_pattern=None,
         lowercase=False,
@@ -95,7 +108,7 @@ def _word_vectorizer() -> TfidfVectorizer:
 
 def _char_vectorizer() -> TfidfVectorizer:
     return TfidfVectorizer(
-        preprocessor=normalize,
+        lowercase=False,
         analyzer="char",
         ngram_range=(1, 3),
         sublinear_tf=True,
@@ -108,7 +121,9 @@ def _char_vectorizer() -> TfidfVectorizer:
 class TriageModel(ClassifierMixin, BaseEstimator):
     """Two linear heads (urgency, category) over shared TF-IDF features.
 
-    ``y`` is an array of shape (n, 2): urgency ids, category ids.
+    ``y`` is an array of shape (n, 2): urgency ids, category ids. Texts are
+    normalized here (:func:`knowledge.text.normalize`), once, before both
+    vectorizers; ``predict_proba_normalized`` takes already-normalized text.
     """
 
     def __init__(self, c_urgency: float = 8.0, c_category: float = 8.0, max_iter: int = 3000) -> None:
@@ -119,7 +134,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):
     def fit(self, X: list[str], y: Any) -> TriageModel:
         labels = np.asarray(y, dtype=object)
         self.features_ = FeatureUnion([("word", _word_vectorizer()), ("char", _char_vectorizer())])
-        matrix = self.features_.fit_transform(X)
+        matrix = self.features_.fit_transform([normalize(x) for x in X])
         self.urgency_ = LogisticRegression(C=self.c_urgency, class_weight="balanced", max_iter=self.max_iter)
         self.urgency_.fit(matrix, labels[:, 0])
         self.category_ = LogisticRegression(C=self.c_category, class_weight="balanced", max_iter=self.max_iter)
@@ -128,6 +143,9 @@ class TriageModel(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: list[str]) -> list[NDArray[np.float64]]:
+        return self.predict_proba_normalized([normalize(x) for x in X])
+
+    def predict_proba_normalized(self, X: list[str]) -> list[NDArray[np.float64]]:
         matrix = self.features_.transform(X)
         return [self.urgency_.predict_proba(matrix), self.category_.predict_proba(matrix)]
 
@@ -176,7 +194,9 @@ class FastScorer:
         self.category_bias = model.category_.intercept_.astype(np.float64)
 
     def proba(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
-        normalized = normalize(text)
+        return self.proba_normalized(normalize(text))
+
+    def proba_normalized(self, normalized: str) -> tuple[dict[str, float], dict[str, float]]:
         features: dict[int, float] = {}
         for vectorizer in self.vectorizers:
             features.update(vectorizer.features(normalized))
@@ -203,7 +223,7 @@ class ModelVersionError(RuntimeError):
 
 
 def library_versions() -> dict[str, str]:
-    return {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "jieba": jieba.__version__}
+    return {"scikit-learn": sklearn.__version__, "numpy": np.__version__, "rjieba": _version("rjieba")}
 
 
 def save_artifact(model: TriageModel, directory: Path, metadata: dict[str, Any]) -> None:

@@ -302,7 +302,11 @@ def _unnegated(pattern: re.Pattern[str], clause: str, signals: list[str]) -> str
 
 def assess(text: str) -> SafetyResult:
     """Scan every clause of ``text`` for red flags; return the floor and its reasons."""
-    normalized = normalize(text)
+    return assess_normalized(normalize(text))
+
+
+def assess_normalized(normalized: str) -> SafetyResult:
+    """:func:`assess` of text already through :func:`knowledge.text.normalize`."""
     signals: list[str] = []
     found: dict[str, str] = {}
     for clause in _CLAUSE_SPLIT.split(normalized):

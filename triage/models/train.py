@@ -23,14 +23,17 @@ from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from triage.classifier import Classifier, decide_urgency
-from triage.labels import Category, Urgency
+from knowledge.text import normalize
+from triage.classifier import Classifier, Probabilities, decide_urgency
+from triage.labels import Category, Urgency, Verdict
 from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, save_artifact
 
 DATA_DIR = Path(__file__).with_name("data")
 TRAIN_DIR = DATA_DIR / "train"
 HELDOUT_DIR = DATA_DIR / "heldout"
 UNDER_TRIAGE_COST = 3.0  # one level too low costs three times one level too high
+# Chosen by cross-validation on the training split (``humiao eval --cv``), never on held-out.
+MODEL_PARAMS: dict[str, Any] = {"c_urgency": 8.0, "c_category": 8.0}
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +100,45 @@ def tune_thresholds(gold: list[str], probas: list[dict[str, float]]) -> dict[str
     return thresholds
 
 
+def cross_validated_probas(
+    examples: list[Example], *, folds: int = 5, seed: int = 7, progress: bool = True, **params: Any
+) -> list[Probabilities]:
+    """Out-of-fold model probabilities of every training example (stratified k-fold on urgency)."""
+    texts = [e.text for e in examples]
+    normalized = [normalize(t) for t in texts]
+    labels = np.array([[e.urgency, e.category] for e in examples], dtype=object)
+    probas: list[Probabilities | None] = [None] * len(examples)
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    strata = [f"{e.urgency}/{e.category}" for e in examples]
+    steps = tqdm(total=folds, desc="cross-validation", disable=not progress, unit="fold")
+    for train_idx, test_idx in splitter.split(texts, strata):
+        model = TriageModel(**params).fit([texts[i] for i in train_idx], labels[train_idx])
+        classifier = Classifier(FastScorer(model), None, model)
+        for i, p in zip(test_idx, classifier.probas_batch_normalized([normalized[i] for i in test_idx]), strict=True):
+            probas[i] = p
+        steps.update(1)
+    steps.close()
+    return [p for p in probas if p is not None]
+
+
+def cross_validate(
+    examples: list[Example], *, folds: int = 5, seed: int = 7, progress: bool = True, **params: Any
+) -> tuple[dict[str, float], EvalResult]:
+    """Thresholds tuned on out-of-fold probabilities, and the metrics of the full rule
+    (model + safety layer) on those out-of-fold predictions. Training data only."""
+    probas = cross_validated_probas(examples, folds=folds, seed=seed, progress=progress, **params)
+    thresholds = tune_thresholds([e.urgency for e in examples], [p[0] for p in probas])
+    classifier = Classifier(None, thresholds)  # type: ignore[arg-type]  # only the combined rule is used
+    verdicts = [classifier.verdict(normalize(e.text), p) for e, p in zip(examples, probas, strict=True)]
+    return thresholds, score(examples, verdicts)
+
+
 def train(
-    *, corrections: Path | None = None, artifact: Path = ARTIFACT_DIR, folds: int = 5, progress: bool = True
+    *,
+    corrections: Path | None = None,
+    artifact: Path = ARTIFACT_DIR,
+    folds: int = 5,
+    progress: bool = True,
 ) -> dict[str, Any]:
     files = data_files(TRAIN_DIR)
     examples = read_examples(files)
@@ -107,25 +147,24 @@ def train(
         files = [*files, corrections]
     texts = [e.text for e in examples]
     labels = np.array([[e.urgency, e.category] for e in examples], dtype=object)
-    steps = tqdm(total=folds + 1, desc="training", disable=not progress, unit="fit")
-    cv_probas: list[dict[str, float]] = [{} for _ in examples]
-    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=7)
-    for train_idx, test_idx in splitter.split(texts, labels[:, 0]):
-        model = TriageModel().fit([texts[i] for i in train_idx], labels[train_idx])
-        scorer = FastScorer(model)
-        for i in test_idx:
-            cv_probas[i] = scorer.proba(texts[i])[0]
-        steps.update(1)
-    thresholds = tune_thresholds([e.urgency for e in examples], cv_probas)
-    model = TriageModel().fit(texts, labels)
-    steps.update(1)
-    steps.close()
+    thresholds, cv = cross_validate(examples, folds=folds, progress=progress, **MODEL_PARAMS)
+    model = TriageModel(**MODEL_PARAMS).fit(texts, labels)
     metadata = {
         "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "training_data_sha256": data_hash(files),
         "training_examples": len(examples),
         "corrections": str(corrections) if corrections else None,
+        "model_params": MODEL_PARAMS,
         "thresholds": thresholds,
+        "cross_validation": {
+            "folds": folds,
+            "urgency_accuracy": round(cv.urgency_accuracy, 4),
+            "category_accuracy": round(cv.category_accuracy, 4),
+            "red_recall": round(cv.red_recall, 4),
+            "red_precision": round(cv.red_precision, 4),
+            "under_triage": round(cv.under_triage, 4),
+            "red_as_blue_or_yellow": cv.red_as_blue_or_yellow,
+        },
         "urgency_counts": dict(Counter(e.urgency for e in examples)),
         "category_counts": dict(Counter(e.category for e in examples)),
     }
@@ -146,7 +185,10 @@ class EvalResult:
 
 
 def evaluate(classifier: Classifier, examples: list[Example]) -> EvalResult:
-    verdicts = [classifier.classify(e.text) for e in examples]
+    return score(examples, classifier.classify_batch([e.text for e in examples]))
+
+
+def score(examples: list[Example], verdicts: list[Verdict]) -> EvalResult:
     gold_u = [e.urgency for e in examples]
     pred_u = [v.urgency.value for v in verdicts]
     gold_c = [e.category for e in examples]
