@@ -22,10 +22,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from knowledge.text import normalize, pack_sentences
+from knowledge.text import pack_sentences
 from triage.labels import Category, Urgency, Verdict
 from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, load_artifact
 from triage.safety import assess_normalized
+from triage.text import prepare
 
 WINDOW_CHARS = 160
 LONG_MESSAGE_CHARS = 240
@@ -59,7 +60,7 @@ def _prepare(text: object) -> str:
     """The whole message, normalized: the safety layer reads all of it, the model its first part."""
     if not isinstance(text, str):
         text = str(text)
-    return normalize(text)
+    return prepare(text)
 
 
 def _segments(normalized: str) -> list[str]:

@@ -37,8 +37,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion
 
-from knowledge.text import normalize
 from triage.labels import Category, Urgency
+from triage.text import prepare
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):
     """Two linear heads (urgency, category) over shared TF-IDF features.
 
     ``y`` is an array of shape (n, 2): urgency ids, category ids. Texts are
-    normalized here (:func:`knowledge.text.normalize`), once, before both
+    normalized here (:func:`triage.text.prepare`), once, before both
     vectorizers; ``predict_proba_normalized`` takes already-normalized text.
     """
 
@@ -134,7 +134,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):
     def fit(self, X: list[str], y: Any) -> TriageModel:
         labels = np.asarray(y, dtype=object)
         self.features_ = FeatureUnion([("word", _word_vectorizer()), ("char", _char_vectorizer())])
-        matrix = self.features_.fit_transform([normalize(x) for x in X])
+        matrix = self.features_.fit_transform([prepare(x) for x in X])
         self.urgency_ = LogisticRegression(C=self.c_urgency, class_weight="balanced", max_iter=self.max_iter)
         self.urgency_.fit(matrix, labels[:, 0])
         self.category_ = LogisticRegression(C=self.c_category, class_weight="balanced", max_iter=self.max_iter)
@@ -143,7 +143,7 @@ class TriageModel(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: list[str]) -> list[NDArray[np.float64]]:
-        return self.predict_proba_normalized([normalize(x) for x in X])
+        return self.predict_proba_normalized([prepare(x) for x in X])
 
     def predict_proba_normalized(self, X: list[str]) -> list[NDArray[np.float64]]:
         matrix = self.features_.transform(X)
@@ -194,7 +194,7 @@ class FastScorer:
         self.category_bias = model.category_.intercept_.astype(np.float64)
 
     def proba(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
-        return self.proba_normalized(normalize(text))
+        return self.proba_normalized(prepare(text))
 
     def proba_normalized(self, normalized: str) -> tuple[dict[str, float], dict[str, float]]:
         features: dict[int, float] = {}

@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.text import normalize
 from triage.labels import Category, Urgency
+from triage.text import prepare
 
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n]+|(?<=[，,])\s*(?=但|可是|不过|然后|结果)")
 
@@ -48,7 +48,7 @@ SUICIDE_INTENT = _rx(
     r"轻生",
     r"结束(?:自己的?)?(?:生命|一切)",
     r"结束这一切",
-    r"(?:今晚|今天|马上|明天)就?(?:结束|解脱)(?:了|吧)?(?:$|[，,。])",
+    r"(?:今晚|今天晚上|今夜|今天|马上|明天)就?(?:结束|解脱)(?:了|吧)?(?:$|[，,。 ])",
     r"了结自己",
     r"不如死了",
     r"死了算了",
@@ -69,7 +69,7 @@ SUICIDE_INTENT = _rx(
 SELF_HARM = _rx(r"割腕", r"划(?:自己|手腕|胳膊)", r"自残", r"用刀片", r"割(?:自己|手)")
 MEANS = _rx(
     r"安眠药",
-    r"药(?:已经)?(?:买|攒|准备)好",
+    r"药(?:已经|也|都)?(?:买|攒|准备)好",
     r"攒了(?:很多|一瓶|好多)?药",
     r"农药",
     r"百草枯",
@@ -93,7 +93,10 @@ FAREWELL = _rx(
     r"遗言",
     r"永别",
     r"再见了?(?:这个世界|大家|各位|妈妈|爸爸)",
-    r"最后一(?:次|条)(?:消息|说话|跟你|联系)",
+    r"最后一(?:次|条)(?:消息|说话|跟你|联系|冒泡|打扰)",
+    r"写给这个世界",
+    r"(?:今天|今晚)(?:就)?是(?:我的?)?最后一(?:天|晚)",
+    r"忌日",
     r"下辈子",
     r"来世",
     r"别找我了",
@@ -103,7 +106,13 @@ FAREWELL = _rx(
 )
 # Means that speak for themselves once a time or farewell is near ("药已经买好了，今晚…").
 STRONG_MEANS = _rx(
-    r"安眠药", r"药(?:已经)?(?:买|攒|准备)好", r"攒了(?:很多|一瓶|好多)?药", r"农药", r"百草枯", r"老鼠药", r"烧炭"
+    r"安眠药",
+    r"药(?:已经|也|都)?(?:买|攒|准备)好",
+    r"攒了(?:很多|一瓶|好多)?药",
+    r"农药",
+    r"百草枯",
+    r"老鼠药",
+    r"烧炭",
 )
 ATTEMPT = _rx(
     r"已经(?:吃|吞)了",
@@ -121,7 +130,7 @@ NOW = _rx(
     r"今晚",
     r"今天晚上",
     r"今夜",
-    r"马上",
+    r"马上(?!就?要?(?:中考|高考|考试|期末|开学|放假|毕业|月考|期中))",
     r"立刻",
     r"一会儿?",
     r"待会",
@@ -150,30 +159,50 @@ PAST = _rx(
     r"曾经",
     r"之前",
     r"每次",
+    r"常常",
+    r"每天",
+    r"天天",
+    r"有时候?",
+    r"从小",
+    r"上周",
+    r"上次",
+    r"那次",
+    r"前几天",
+    r"(?:几|十几|[0-9一二两三四五六七八九十]+)年前",
+    r"年代",
+    r"差点",
+    r"一(?:不高兴|生气|喝酒|喝醉|发火|考不好)就",
+    r"习惯",
+    r"长期",
+    r"有一次",
+    r"(?:受到|遭受|经历|遇到)过",
+    r"寻亲",
 )
 VIOLENCE = _rx(
     r"(?:打|揍|踢|掐|抽|砍|捅|勒)(?:我|他|她|孩子|弟弟|妹妹|小孩|儿子|女儿)",
     r"掐(?:着)?(?:我的?)?脖子",
-    r"拿(?:着)?(?:刀|菜刀|棍子|皮带|衣架|砖头)",
+    r"拿(?:着)?(?:刀(?!片)|菜刀|棍子|皮带|衣架|砖头)",
+    r"打了(?:快|好|有)?(?:一|两|半)?个?(?:钟头|小时|多小时)",
     r"(?:要|说要|扬言)(?:杀|砍|弄死|打死)",
     r"往死里打",
     r"打得(?:流血|出血|骨折|晕|站不起来)",
     r"(?:头|鼻子|嘴)(?:破了|流血)",
     r"围(?:着|住)(?:我|他|她)打",
     r"(?:在|正在)(?:打|殴打)",
-    r"家暴",
+    r"(?:在|正在|又在|又)家暴",
+    r"家暴(?:我|他|她|孩子|弟弟|妹妹)",
 )
 # A weapon or a threat to kill is imminent danger by itself (no time word needed).
 SEVERE_VIOLENCE = _rx(
-    r"拿(?:着)?(?:刀|菜刀|剪刀|斧头)",
+    r"拿(?:着)?(?:刀(?!片)|菜刀|剪刀|斧头)",
     r"(?:要|说要|扬言|威胁要?)(?:杀|砍|弄死|打死|捅)",
     r"掐(?:着)?(?:我的?)?脖子",
     r"往死里打",
 )
 CONFINED = _rx(
     r"(?:被|把我)(?:关|锁|反锁)(?:在|起来|了)",
-    r"关在(?:房间|屋|地下室|厕所|笼子|柜子|小黑屋)",
-    r"锁在(?:房间|屋|家里|地下室|厕所|车里)",
+    r"(?<!自己)关在(?:房间|屋|地下室|厕所|笼子|柜子|小黑屋)",
+    r"(?<!自己)锁在(?:房间|屋|家里|地下室|厕所|车里)",
     r"不让我(?:出门|出去|离开|吃饭)",
 )
 SEXUAL = _rx(
@@ -191,7 +220,11 @@ SEXUAL = _rx(
     r"发生关系",
     r"开房",
 )
-SEXTORTION = _rx(r"(?:照片|视频|裸照|私密照).{0,12}(?:发出去|曝光|发给|公开|传到)", r"不给钱就.{0,8}(?:发|曝光)")
+SEXTORTION = _rx(
+    r"(?:裸照|私密照|裸聊|不雅照|不雅视频|隐私照|裸体).{0,12}(?:发出去|曝光|公开|传到|发到|发给)",
+    r"(?:不给钱|不听话|不然|否则|要不然?|不答应|不.{1,4}就).{0,10}(?:裸照|私密照|照片|视频).{0,6}(?:发|曝光|公开)",
+    r"(?:威胁|就把|要把)(?:我的?)?(?:照片|视频).{0,8}(?:发出去|曝光|公开)",
+)
 RECENT = _rx(
     r"昨(?:天|晚)",
     r"前天",
@@ -210,6 +243,9 @@ MISSING = _rx(
     r"(?:孩子|女儿|儿子|弟弟|妹妹|娃|宝宝|小孩|闺女).{0,6}(?:不见了|找不到了?|没回家|还没回来|失联|联系不上|丢了)",
     r"被(?:人|陌生人)?(?:抱走|拐|带走|拉上车|抢走|掳走)",
     r"拐走",
+    r"抢(?:孩子|小孩|娃)",
+    r"找不到(?:我的?)?(?:妈妈|爸爸|家长|大人|奶奶|爷爷|外婆|姥姥)",
+    r"(?:和|跟)(?:妈妈|爸爸|家长|大人|奶奶|爷爷)走散",
     r"有人(?:一直)?(?:跟着我|跟踪我|尾随)",
     r"陌生人.{0,8}(?:跟着|跟踪|拉我|抱走|拽)",
     r"(?:一夜|一晚上|整晚|到现在)(?:都)?没回(?:家|来)",
@@ -230,6 +266,9 @@ MEDICAL = _rx(
     r"流了(?:很多|好多)血",
     r"血止不住",
     r"喘不上气",
+    r"(?:孩子|小孩|娃|宝宝).{0,4}没(?:了)?(?:声|动静)",
+    r"掉(?:进|到|在)?.{0,3}(?:水沟|河|井|水里|湖|坑|冰窟窿)里?了",
+    r"爬不上来",
 )
 
 # ---------------------------------------------------------------- what does not count
@@ -242,6 +281,15 @@ REPORTED = _rx(
     r"热搜",
     r"电视剧",
     r"电影",
+    r"纪录片",
+    r"刑侦剧",
+    r"综艺",
+    r"都在(?:转|传)",
+    r"是真的吗",
+    r"谣言",
+    r"作文",
+    r"真假",
+    r"是不是骗",
     r"小说",
     r"剧里",
     r"动漫",
@@ -258,7 +306,20 @@ REPORTED = _rx(
     r"副本",
     r"歌词",
 )
-HYPOTHETICAL = _rx(r"如果", r"假如", r"假设", r"万一", r"怎么预防", r"怎么判", r"判几年", r"犯什么罪", r"法律规定")
+HYPOTHETICAL = _rx(
+    r"如果",
+    r"假如",
+    r"假设",
+    r"万一",
+    r"怎么预防",
+    r"怎么判",
+    r"判几年",
+    r"犯什么罪",
+    r"法律规定",
+    r"违不违法",
+    r"(?:违法|犯法|合法)吗",
+    r"算不算",
+)
 JOKE = _rx(
     r"哈哈",
     r"hhh",
@@ -273,6 +334,20 @@ JOKE = _rx(
     r"想死你",
     r"\bjk\b",
 )
+
+
+# "现在"/"还在" often mean "these days" in a story about the past (see ``_Found.now_for``).
+WEAK_NOW = re.compile(r"现在|还在|这会儿?|一会儿?")
+# Farewells that speak for themselves (a last message, a will), not "see you".
+STRONG_FAREWELL = _rx(r"遗书", r"遗言", r"永别", r"最后一(?:次|条)", r"写给这个世界", r"最后一(?:天|晚)", r"忌日")
+# A lost pet or phone is not a missing child; a child found again is no longer missing.
+NOT_A_CHILD = _rx(
+    r"猫", r"狗", r"宠物", r"钥匙", r"手机", r"钱包", r"防走失", r"防走丢", r"防拐", r"(?:爸妈|父母|家长)(?:都)?失联"
+)
+# Panic described by the person who had it is distress, not a medical emergency.
+NOT_AN_EMERGENCY = _rx(r"紧张", r"焦虑", r"惊恐", r"查不出")
+FOUND_AGAIN = _rx(r"(?<!没)(?<!没有)(?<!还没)找到了(?!吗|没)", r"找回来了", r"虚惊一场", r"原来是(?:躲|钻|藏|在)")
+SHORT_MESSAGE_CLAUSES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,17 +377,19 @@ def _unnegated(pattern: re.Pattern[str], clause: str, signals: list[str]) -> str
 
 def assess(text: str) -> SafetyResult:
     """Scan every clause of ``text`` for red flags; return the floor and its reasons."""
-    return assess_normalized(normalize(text))
+    return assess_normalized(prepare(text))
 
 
 def assess_normalized(normalized: str) -> SafetyResult:
-    """:func:`assess` of text already through :func:`knowledge.text.normalize`."""
+    """:func:`assess` of text already through :func:`triage.text.prepare`."""
     signals: list[str] = []
-    found: dict[str, str] = {}
-    for clause in _CLAUSE_SPLIT.split(normalized):
-        clause = clause.strip()
+    found = _Found()
+    index = -1
+    for raw in _CLAUSE_SPLIT.split(normalized):
+        clause = raw.strip()
         if not clause:
             continue
+        index += 1
         reported = _first(REPORTED, clause)
         hypothetical = _first(HYPOTHETICAL, clause)
         if reported or hypothetical:
@@ -335,7 +412,9 @@ def assess_normalized(normalized: str) -> SafetyResult:
             if joke and name in ("intent", "violence", "severe_violence"):
                 signals.append(f"玩笑: {joke}")
                 continue
-            found.setdefault(name, hit)
+            if name == "missing" and (NOT_A_CHILD.search(clause) or FOUND_AGAIN.search(normalized)):
+                continue
+            found.add(name, hit, index)
         for name, pattern in (
             ("means", MEANS),
             ("strong_means", STRONG_MEANS),
@@ -348,65 +427,118 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("child_alone", YOUNG_CHILD_ALONE),
             ("medical", MEDICAL),
         ):
-            hit = (
-                _unnegated(pattern, clause, signals)
-                if name not in ("now", "past", "recent")
-                else _first(pattern, clause)
-            )
+            hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
+            if name == "medical" and hit is not None and NOT_AN_EMERGENCY.search(clause):
+                hit = None
             if hit is not None:
-                found.setdefault(name, hit)
-    return _decide(found, signals)
+                found.add(name, hit, index)
+                if name == "farewell" and not PAST.search(clause[: clause.find(hit)][-8:]):
+                    found.add("farewell_now", hit, index)
+                if name == "now" and not WEAK_NOW.fullmatch(hit):
+                    found.add("strong_now", hit, index)
+    return _decide(found, signals, index + 1)
 
 
-def _decide(found: dict[str, str], signals: list[str]) -> SafetyResult:
+class _Found(dict[str, str]):
+    """First hit of each kind, and the clauses each kind occurs in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clauses: dict[str, set[int]] = {}
+
+    def add(self, name: str, hit: str, clause: int) -> None:
+        self.setdefault(name, hit)
+        self.clauses.setdefault(name, set()).add(clause)
+
+    def near(self, name: str, trigger: str, distance: int) -> bool:
+        return any(abs(i - j) <= distance for i in self.clauses.get(name, ()) for j in self.clauses.get(trigger, ()))
+
+    def now_for(self, trigger: str, short: bool) -> bool:
+        """A time word for *now* that belongs to ``trigger``'s clauses.
+
+        A strong one (正在, 刚才, 今晚, 马上, 救命 …) counts anywhere in a short
+        message and within two clauses in a long one. A weak one (现在, 还在) is
+        often "these days" in a story about the past, so it counts in the
+        trigger's own clause, or the next one, only when no past or habitual
+        word (以前, 经常, 每天, 上个月 …) is in the same place.
+        """
+        if "strong_now" in self and (short or self.near("strong_now", trigger, 2)):
+            return True
+        for i in self.clauses.get(trigger, ()):
+            for j in self.clauses.get("now", ()):
+                if abs(i - j) > 1:
+                    continue
+                span = set(range(min(i, j), max(i, j) + 1))
+                if not span & self.clauses.get("past", set()):
+                    return True
+        return False
+
+    def past_for(self, trigger: str) -> bool:
+        return self.near("past", trigger, 1)
+
+
+def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
     def sig(label: str, key: str) -> str:
         return f"{label}: {found[key]}"
 
-    now = "now" in found
-    past_only = "past" in found and not now
+    short = clauses <= SHORT_MESSAGE_CLAUSES
     reasons: list[str] = []
     floor = Urgency.BLUE
     category: Category | None = None
 
-    def raise_to(level: Urgency, cat: Category, *why: str) -> None:
+    def raise_to(level: Urgency, cat: Category | None, *why: str) -> None:
         nonlocal floor, category
         if level.rank > floor.rank:
             floor, category = level, cat
         reasons.extend(w for w in why if w and w not in reasons)
 
-    intent = "intent" in found or "selfharm" in found
-    if intent:
-        intent_sig = sig("意图", "intent") if "intent" in found else sig("自伤", "selfharm")
-        plan = [k for k in ("means", "farewell", "attempt") if k in found]
+    def now(trigger: str) -> bool:
+        return found.now_for(trigger, short)
+
+    def present(trigger: str) -> bool:
+        """Not only in the past: a time word for now, or no past word next to it."""
+        return now(trigger) or not found.past_for(trigger)
+
+    intent_key = "intent" if "intent" in found else "selfharm" if "selfharm" in found else None
+    if intent_key is not None:
+        intent_sig = sig("意图", "intent") if intent_key == "intent" else sig("自伤", "selfharm")
+        plan = [k for k in ("means", "farewell", "attempt") if k in found and (short or found.near(k, intent_key, 2))]
         labels = {"means": "手段", "farewell": "告别", "attempt": "正在进行"}
-        if plan:
+        if plan and present(intent_key):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, *(sig(labels[k], k) for k in plan))
-        elif now and not past_only:
+        elif now(intent_key):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, sig("时间", "now"))
         else:
             raise_to(Urgency.ORANGE, Category.SUICIDE_SELFHARM, intent_sig)
-    elif "farewell" in found and ("means" in found or "attempt" in found):
+    if "farewell" in found and ("means" in found or "attempt" in found) and present("farewell"):
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
-    elif "strong_means" in found and (now or "farewell" in found):
-        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("手段", "strong_means"), sig("时间", "now") if now else "")
-    if "attempt" in found and ("means" in found or "medical" in found):
+    if "farewell_now" in found and STRONG_FAREWELL.search(found["farewell_now"]):
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
+    if "strong_means" in found and (now("strong_means") or "farewell" in found):
+        raise_to(
+            Urgency.RED,
+            Category.SUICIDE_SELFHARM,
+            sig("手段", "strong_means"),
+            sig("时间", "now") if "now" in found else "",
+        )
+    if "attempt" in found and ("means" in found or "medical" in found) and present("attempt"):
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("正在进行", "attempt"))
-    if "violence" in found and now:
+    if "violence" in found and now("violence"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("暴力", "violence"), sig("时间", "now"))
-    if "severe_violence" in found and not past_only:
+    if "severe_violence" in found and present("severe_violence"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("暴力", "severe_violence"))
-    if "sexual" in found and "recent" in found and not past_only:
+    if "sexual" in found and "recent" in found and present("sexual") and found.near("recent", "sexual", 2):
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("性侵害", "sexual"), sig("时间", "recent"))
     if "sextortion" in found:
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("威胁", "sextortion"))
-    if "missing" in found and not past_only:
+    if "missing" in found and present("missing"):
         raise_to(Urgency.RED, Category.MISSING, sig("走失/被带走", "missing"))
     if "child_alone" in found:
         raise_to(Urgency.RED, Category.NEGLECT, sig("幼童独处", "child_alone"))
-    if "confined" in found and not past_only:
+    if "confined" in found and present("confined"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("被关", "confined"))
-    if "medical" in found and not past_only:
-        raise_to(Urgency.RED, category or Category.SUICIDE_SELFHARM, sig("急症", "medical"))
+    if "medical" in found and present("medical"):
+        raise_to(Urgency.RED, category, sig("急症", "medical"))
     if floor is Urgency.BLUE and "past" in found and any(k in found for k in ("violence", "sexual")):
         reasons.append(sig("时间", "past"))
     notes = [s for s in dict.fromkeys(signals)]

@@ -90,3 +90,34 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
     text = filler + "其实我已经把安眠药攒好了，今晚就结束吧。" + filler
     assert len(text) > 2000
     assert assess(text).floor is Urgency.RED
+
+
+# --------------------------------------------------------------- precision rules (each with a positive example)
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        # "现在" in a story about the past is "these days", not "now"
+        ("我现在就站在楼顶，不想活了", "我女儿以前割过腕现在还在吃药，最近又说活着没意思"),
+        ("我爸现在正在打我", "我记得七岁第一次被打，现在伤疤还在，那时候经常挨打"),
+        # a last message or a will speaks for itself; one written long ago does not
+        ("这是我写给这个世界的最后一条消息", "我以前写过遗书，后来撕了，现在好多了"),
+        ("永别了，晚安", "毕业了，和同学说再见有点舍不得"),
+        # sextortion is a threat about intimate images, not any photo that was posted
+        ("他说不给钱就把我的裸照发出去", "被打的视频被他们发到抖音上了，好几千人看过"),
+        # a missing child, not a lost cat, and not one already found again
+        ("我儿子在公园不见了，找了一个小时", "我家的猫走丢三天了，好想它"),
+        ("有人抢孩子！！", "孩子在商场跑丢了五分钟，最后在玩具店找到了"),
+        # a child who cannot find their parent, written in pinyin
+        ("wo zhao bu dao ma ma le", "wo xiang ma ma le"),
+        # locked in by someone else, not shutting oneself in
+        ("我被后妈关在厕所里了出不去", "她知道后把自己关在屋里两天不说话"),
+        # a medical emergency, not a panic attack described afterwards
+        ("弟弟喘不上气了嘴唇发紫", "最近很容易紧张，心跳好快，喘不上气，去医院又查不出什么"),
+        # violence now, not a question about the law
+        ("我爸又在家暴我妈，现在还在砸东西", "父母打孩子到底违不违法？现在有反家暴法吗"),
+        ("打了快一个钟头了那家的小孩都没声了", "邻居家以前经常打孩子，后来搬走了"),
+    ],
+)
+def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)

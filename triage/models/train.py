@@ -23,10 +23,11 @@ from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from knowledge.text import normalize
 from triage.classifier import Classifier, Probabilities, decide_urgency
 from triage.labels import Category, Urgency, Verdict
 from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, save_artifact
+from triage.safety import assess_normalized
+from triage.text import prepare
 
 DATA_DIR = Path(__file__).with_name("data")
 TRAIN_DIR = DATA_DIR / "train"
@@ -86,17 +87,28 @@ def _cost(gold: list[str], predicted: list[Urgency]) -> float:
     return total
 
 
-def tune_thresholds(gold: list[str], probas: list[dict[str, float]]) -> dict[str, float]:
-    """Coordinate search for the thresholds that minimise the triage cost."""
+def tune_thresholds(
+    gold: list[str], probas: list[dict[str, float]], floors: list[Urgency] | None = None
+) -> dict[str, float]:
+    """Coordinate search for the thresholds that minimise the triage cost.
+
+    With ``floors`` (the safety layer's floor for each message), the cost is
+    that of the combined rule: the higher of the model's level and the floor.
+    """
+    floor_ranks = [f.rank for f in floors] if floors is not None else [0] * len(gold)
+
+    def cost(thresholds: dict[str, float]) -> float:
+        predicted = []
+        for p, floor in zip(probas, floor_ranks, strict=True):
+            level = decide_urgency(p, thresholds)[0]
+            predicted.append(level if level.rank >= floor else Urgency.ordered()[floor])
+        return _cost(gold, predicted)
+
     thresholds = {"red": 0.5, "orange": 0.5, "yellow": 0.5}
     grid = [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]
     for _ in range(2):
         for level in ("red", "orange", "yellow"):
-            best = min(
-                grid,
-                key=lambda t: _cost(gold, [decide_urgency(p, {**thresholds, level: t})[0] for p in probas]),
-            )
-            thresholds[level] = best
+            thresholds[level] = min(grid, key=lambda t: cost({**thresholds, level: t}))
     return thresholds
 
 
@@ -105,7 +117,7 @@ def cross_validated_probas(
 ) -> list[Probabilities]:
     """Out-of-fold model probabilities of every training example (stratified k-fold on urgency)."""
     texts = [e.text for e in examples]
-    normalized = [normalize(t) for t in texts]
+    normalized = [prepare(t) for t in texts]
     labels = np.array([[e.urgency, e.category] for e in examples], dtype=object)
     probas: list[Probabilities | None] = [None] * len(examples)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
@@ -127,9 +139,11 @@ def cross_validate(
     """Thresholds tuned on out-of-fold probabilities, and the metrics of the full rule
     (model + safety layer) on those out-of-fold predictions. Training data only."""
     probas = cross_validated_probas(examples, folds=folds, seed=seed, progress=progress, **params)
-    thresholds = tune_thresholds([e.urgency for e in examples], [p[0] for p in probas])
+    normalized = [prepare(e.text) for e in examples]
+    floors = [assess_normalized(n).floor for n in normalized]
+    thresholds = tune_thresholds([e.urgency for e in examples], [p[0] for p in probas], floors)
     classifier = Classifier(None, thresholds)  # type: ignore[arg-type]  # only the combined rule is used
-    verdicts = [classifier.verdict(normalize(e.text), p) for e, p in zip(examples, probas, strict=True)]
+    verdicts = [classifier.verdict(n, p) for n, p in zip(normalized, probas, strict=True)]
     return thresholds, score(examples, verdicts)
 
 
