@@ -66,6 +66,11 @@ SUICIDE_INTENT = _rx(
     r"离开这个世界",
     r"消失(?:掉)?就好了",
 )
+# Slang for dying that is also slang for failing an exam: a red flag only with a farewell.
+SLANG_DEATH = _rx(r"(?:马上|就要|今晚|今天|明天)就?要?寄了", r"要去当星星了")
+NOT_DYING = _rx(
+    r"考", r"期末", r"期中", r"作业", r"游戏", r"比赛", r"排位", r"成绩", r"分数", r"手机", r"电脑", r"钱包"
+)
 SELF_HARM = _rx(r"割腕", r"划(?:自己|手腕|胳膊)", r"自残", r"用刀片", r"割(?:自己|手)")
 MEANS = _rx(
     r"安眠药",
@@ -97,6 +102,9 @@ FAREWELL = _rx(
     r"写给这个世界",
     r"(?:今天|今晚)(?:就)?是(?:我的?)?最后一(?:天|晚)",
     r"忌日",
+    r"谢谢.{0,12}(?:这些年|一直以来|陪伴|照顾|愿意)",
+    r"不用(?:再)?(?:点我的名|等我|给我留|管我|找我)",
+    r"以后(?:哪里|哪儿)?都不会(?:去|在)了",
     r"下辈子",
     r"来世",
     r"别找我了",
@@ -243,6 +251,7 @@ MISSING = _rx(
     r"(?:孩子|女儿|儿子|弟弟|妹妹|娃|宝宝|小孩|闺女).{0,6}(?:不见了|找不到了?|没回家|还没回来|失联|联系不上|丢了)",
     r"被(?:人|陌生人)?(?:抱走|拐|带走|拉上车|抢走|掳走)",
     r"拐走",
+    r"我迷路了",
     r"抢(?:孩子|小孩|娃)",
     r"找不到(?:我的?)?(?:妈妈|爸爸|家长|大人|奶奶|爷爷|外婆|姥姥)",
     r"(?:和|跟)(?:妈妈|爸爸|家长|大人|奶奶|爷爷)走散",
@@ -424,16 +433,21 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("past", PAST),
             ("recent", RECENT),
             ("sextortion", SEXTORTION),
+            ("slang_death", SLANG_DEATH),
             ("child_alone", YOUNG_CHILD_ALONE),
             ("medical", MEDICAL),
         ):
             hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
             if name == "medical" and hit is not None and NOT_AN_EMERGENCY.search(clause):
                 hit = None
+            if name == "slang_death" and hit is not None and NOT_DYING.search(clause):
+                hit = None
             if hit is not None:
                 found.add(name, hit, index)
-                if name == "farewell" and not PAST.search(clause[: clause.find(hit)][-8:]):
+                before = re.split(r"[，, ]", clause[: clause.find(hit)][-8:])[-1]
+                if name == "farewell" and not PAST.search(before):
                     found.add("farewell_now", hit, index)
+                    found.farewells += len(FAREWELL.findall(clause))
                 if name == "now" and not WEAK_NOW.fullmatch(hit):
                     found.add("strong_now", hit, index)
     return _decide(found, signals, index + 1)
@@ -445,6 +459,7 @@ class _Found(dict[str, str]):
     def __init__(self) -> None:
         super().__init__()
         self.clauses: dict[str, set[int]] = {}
+        self.farewells = 0
 
     def add(self, name: str, hit: str, clause: int) -> None:
         self.setdefault(name, hit)
@@ -511,6 +526,10 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         else:
             raise_to(Urgency.ORANGE, Category.SUICIDE_SELFHARM, intent_sig)
     if "farewell" in found and ("means" in found or "attempt" in found) and present("farewell"):
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
+    if "slang_death" in found and "farewell" in found:
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("意图", "slang_death"), sig("告别", "farewell"))
+    if found.farewells >= 2:
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
     if "farewell_now" in found and STRONG_FAREWELL.search(found["farewell_now"]):
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))

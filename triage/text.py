@@ -38,6 +38,10 @@ PINYIN = {
     "jiu jiu wo": "救救我",
     "zhao bu dao": "找不到",
     "zou diu": "走丢",
+    "wo mi lu le": "我迷路了",
+    "wo zou diu le": "我走丢了",
+    "zou shi": "走失",
+    "mi lu": "迷路",
     "bu jian le": "不见了",
     "ma ma": "妈妈",
     "ba ba": "爸爸",
@@ -52,9 +56,7 @@ PINYIN = {
     "ba ling": "霸凌",
 }
 _PINYIN_RE = re.compile(
-    r"(?<![a-z])(?:"
-    + "|".join(r" ?".join(k.split()) for k in sorted(PINYIN, key=len, reverse=True))
-    + r")(?![a-z])"
+    r"(?<![a-z])(?:" + "|".join(r" ?".join(k.split()) for k in sorted(PINYIN, key=len, reverse=True)) + r")(?![a-z])"
 )
 _PINYIN_LOOKUP = {k.replace(" ", ""): v for k, v in PINYIN.items()}
 

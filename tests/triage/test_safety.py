@@ -116,6 +116,12 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         # violence now, not a question about the law
         ("我爸又在家暴我妈，现在还在砸东西", "父母打孩子到底违不违法？现在有反家暴法吗"),
         ("打了快一个钟头了那家的小孩都没声了", "邻居家以前经常打孩子，后来搬走了"),
+        # slang for dying (寄了) is red with a farewell, not when it is about an exam
+        ("我今晚就要寄了，谢谢这些年一直陪我聊天的你们", "期末马上就要寄了，谢谢老师的照顾"),
+        # two farewells in a row, and a farewell thought of last week but meant for today
+        ("以后哪里都不会去了，谢谢你这一年对我的照顾", "谢谢你们的陪伴，晚安"),
+        ("上周就决定了，今天是最后一天", "上周就决定了，今天是暑假最后一天去游乐园"),
+        ("wo mi lu le, zhe li hao hei", "wo xiang chi mi fan"),
     ],
 )
 def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:
