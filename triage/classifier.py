@@ -4,12 +4,15 @@ The combined rule:
 
 1. The model gives per-level probabilities. The model's urgency is the highest
    level whose cumulative probability P(urgency >= level) reaches that level's
-   threshold (thresholds tuned on cross-validated training predictions to
-   minimise a cost in which under-triage costs three times over-triage).
+   threshold, and a message whose P(red) alone reaches ``red_guard`` is at
+   least orange. The thresholds are tuned on cross-validated training
+   predictions (never on held-out) to minimise the cost matrix in
+   ``triage.models.train.COST``: under-triage costs more than over-triage, and
+   a red message graded blue or yellow costs far more than anything else.
 2. The safety layer gives a floor. The verdict's urgency is the higher of the
    two: the safety layer can raise urgency, never lower it.
-3. The category is the model's, unless the safety layer raised the urgency, in
-   which case the category is the one the safety rule names.
+3. The category is the model's, unless the safety layer raised the urgency
+   and names a category, in which case the category is the safety rule's.
 
 Long messages are scored whole and in windows of a few sentences; the window
 with the highest expected severity decides, so a key sentence buried in a
@@ -24,8 +27,8 @@ from pathlib import Path
 
 from knowledge.text import pack_sentences
 from triage.labels import Category, Urgency, Verdict
-from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, load_artifact
 from triage.safety import assess_normalized
+from triage.scorer import ARTIFACT_DIR, FastScorer, load_scorer
 from triage.text import prepare
 
 WINDOW_CHARS = 160
@@ -36,13 +39,23 @@ DEFAULT_THRESHOLDS = {"red": 0.5, "orange": 0.5, "yellow": 0.5}
 
 
 def decide_urgency(proba: dict[str, float], thresholds: dict[str, float]) -> tuple[Urgency, float]:
-    """The highest level whose cumulative probability reaches its threshold."""
+    """The highest level whose cumulative probability reaches its threshold.
+
+    A message whose probability of red alone reaches ``red_guard`` is never
+    graded below orange, whatever the cumulative rule says (under-triage of a
+    red message is the costly error).
+    """
     at_least = 0.0
-    for level in (Urgency.RED, Urgency.ORANGE, Urgency.YELLOW):
-        at_least += proba.get(level.value, 0.0)
-        if at_least >= thresholds[level.value]:
-            return level, at_least
-    return Urgency.BLUE, 1.0
+    level, confidence = Urgency.BLUE, 1.0
+    for candidate in (Urgency.RED, Urgency.ORANGE, Urgency.YELLOW):
+        at_least += proba.get(candidate.value, 0.0)
+        if at_least >= thresholds[candidate.value]:
+            level, confidence = candidate, at_least
+            break
+    if level.rank < Urgency.ORANGE.rank and proba.get("red", 0.0) >= thresholds.get("red_guard", 1.1):
+        red = proba.get("red", 0.0)
+        level, confidence = Urgency.ORANGE, red + proba.get("orange", 0.0)
+    return level, confidence
 
 
 def _severity(proba: dict[str, float]) -> float:
@@ -83,16 +96,16 @@ class Classifier:
     """A loaded model plus the safety layer."""
 
     def __init__(
-        self, scorer: FastScorer, thresholds: dict[str, float] | None = None, model: TriageModel | None = None
+        self, scorer: FastScorer, thresholds: dict[str, float] | None = None, model: object | None = None
     ) -> None:
         self.scorer = scorer
-        self.model = model
+        self.model = model  # the fitted estimator, when there is one at hand (training); serving needs only the scorer
         self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
 
     @classmethod
     def load(cls, directory: Path = ARTIFACT_DIR) -> Classifier:
-        model, meta = load_artifact(directory)
-        return cls(FastScorer(model), meta.get("thresholds"), model)
+        scorer, meta = load_scorer(directory)
+        return cls(scorer, meta.get("thresholds"))
 
     def classify_batch(self, texts: list[str]) -> list[Verdict]:
         """Grade many messages: one vectorized model pass, then the same rule as :meth:`classify`."""
@@ -101,16 +114,13 @@ class Classifier:
         return [self._verdict(n, p) for n, p in zip(prepared, probas, strict=True)]
 
     def probas_batch_normalized(self, normalized: list[str]) -> list[Probabilities]:
-        """Model probabilities of many normalized texts (for long ones, the most severe window)."""
-        if self.model is None:
-            return [self._proba_normalized(n) for n in normalized]
+        """Model probabilities of many prepared texts (for long ones, the most severe window)."""
         segments = [_segments(n) for n in normalized]
         flat = [s for group in segments for s in group]
         if not flat:
             return []
-        urgency, category = self.model.predict_proba_normalized(flat)
-        u_names = [str(c) for c in self.model.urgency_.classes_]
-        c_names = [str(c) for c in self.model.category_.classes_]
+        urgency, category = self.scorer.proba_batch_normalized(flat)
+        u_names, c_names = self.scorer.urgency_classes, self.scorer.category_classes
         results: list[Probabilities] = []
         row = 0
         for group in segments:

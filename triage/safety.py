@@ -74,6 +74,7 @@ NOT_DYING = _rx(
 SELF_HARM = _rx(r"割腕", r"划(?:自己|手腕|胳膊)", r"自残", r"用刀片", r"割(?:自己|手)")
 MEANS = _rx(
     r"安眠药",
+    r"药效(?:上来|发作)",
     r"药(?:已经|也|都)?(?:买|攒|准备)好",
     r"攒了(?:很多|一瓶|好多)?药",
     r"农药",
@@ -123,6 +124,8 @@ STRONG_MEANS = _rx(
     r"烧炭",
 )
 ATTEMPT = _rx(
+    r"药效(?:上来|发作)",
+    r"我(?:现在)?(?:正)?在(?:天台|楼顶|顶楼)(?:上|边上)?(?:了|呢)?$",
     r"已经(?:吃|吞)了",
     r"(?:刚|刚刚|刚才)(?:吃|吞)了",
     r"正在割",
@@ -152,6 +155,8 @@ NOW = _rx(
     r"救救",
     r"\bsos\b",
     r"\bhelp\b",
+    r"\brn\b",
+    r"right now",
 )
 PAST = _rx(
     r"经常",
@@ -206,6 +211,7 @@ SEVERE_VIOLENCE = _rx(
     r"(?:要|说要|扬言|威胁要?)(?:杀|砍|弄死|打死|捅)",
     r"掐(?:着)?(?:我的?)?脖子",
     r"往死里打",
+    r"(?:不出来|不开门)就?(?:进来)?(?:拖|打|砍|弄)",
 )
 CONFINED = _rx(
     r"(?:被|把我)(?:关|锁|反锁)(?:在|起来|了)",
@@ -226,6 +232,7 @@ SEXUAL = _rx(
     r"私密照",
     r"不雅(?:照|视频)",
     r"发生关系",
+    r"(?:觉得|感觉)自己(?:好|很|特别|真)?脏",
     r"开房",
 )
 SEXTORTION = _rx(
@@ -368,6 +375,32 @@ class SafetyResult:
     signals: tuple[str, ...]
 
 
+NOTHING = SafetyResult(Urgency.BLUE, None, ())
+# Every pattern that can raise the floor; time, news and joke words only qualify them.
+ANY_TRIGGER = re.compile(
+    "|".join(
+        f"(?:{p.pattern})"
+        for p in (
+            SUICIDE_INTENT,
+            SELF_HARM,
+            VIOLENCE,
+            SEVERE_VIOLENCE,
+            SEXUAL,
+            MISSING,
+            CONFINED,
+            MEANS,
+            STRONG_MEANS,
+            FAREWELL,
+            ATTEMPT,
+            SEXTORTION,
+            SLANG_DEATH,
+            YOUNG_CHILD_ALONE,
+            MEDICAL,
+        )
+    )
+)
+
+
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
     m = pattern.search(text)
     return m.group(0) if m else None
@@ -391,14 +424,13 @@ def assess(text: str) -> SafetyResult:
 
 def assess_normalized(normalized: str) -> SafetyResult:
     """:func:`assess` of text already through :func:`triage.text.prepare`."""
+    clauses = [c for c in (raw.strip() for raw in _CLAUSE_SPLIT.split(normalized)) if c]
+    # Most messages name no red flag at all: one combined search per clause decides that.
+    if not any(ANY_TRIGGER.search(c) for c in clauses):
+        return NOTHING
     signals: list[str] = []
     found = _Found()
-    index = -1
-    for raw in _CLAUSE_SPLIT.split(normalized):
-        clause = raw.strip()
-        if not clause:
-            continue
-        index += 1
+    for index, clause in enumerate(clauses):
         reported = _first(REPORTED, clause)
         hypothetical = _first(HYPOTHETICAL, clause)
         if reported or hypothetical:
@@ -450,7 +482,7 @@ def assess_normalized(normalized: str) -> SafetyResult:
                     found.farewells += len(FAREWELL.findall(clause))
                 if name == "now" and not WEAK_NOW.fullmatch(hit):
                     found.add("strong_now", hit, index)
-    return _decide(found, signals, index + 1)
+    return _decide(found, signals, len(clauses))
 
 
 class _Found(dict[str, str]):

@@ -122,6 +122,13 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("以后哪里都不会去了，谢谢你这一年对我的照顾", "谢谢你们的陪伴，晚安"),
         ("上周就决定了，今天是最后一天", "上周就决定了，今天是暑假最后一天去游乐园"),
         ("wo mi lu le, zhe li hao hei", "wo xiang chi mi fan"),
+        # an overdose taking effect; on a roof with nothing else said
+        ("这回真要寄了 药效上来了", "感冒药药效过了，又开始流鼻涕"),
+        ("hello? 有人吗 我在天台", "我在天台晒被子"),
+        # a threat to come in and drag someone out, now ("rn")
+        ("they r outside the gate rn，说我不出来就进来拖我", "他们说下次不出来就不带我玩了"),
+        # shame after last night, said without naming it
+        ("我觉得自己好脏 昨天晚上那个事 我洗了好几遍澡", "踢完球觉得自己好脏，回家洗了个澡"),
     ],
 )
 def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:

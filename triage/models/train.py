@@ -23,7 +23,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import StratifiedKFold
 from tqdm import tqdm
 
-from triage.classifier import Classifier, Probabilities, decide_urgency
+from triage.classifier import Classifier, Probabilities
 from triage.labels import Category, Urgency, Verdict
 from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, save_artifact
 from triage.safety import assess_normalized
@@ -32,7 +32,6 @@ from triage.text import prepare
 DATA_DIR = Path(__file__).with_name("data")
 TRAIN_DIR = DATA_DIR / "train"
 HELDOUT_DIR = DATA_DIR / "heldout"
-UNDER_TRIAGE_COST = 3.0  # one level too low costs three times one level too high
 # Chosen by cross-validation on the training split (``humiao eval --cv``), never on held-out.
 MODEL_PARAMS: dict[str, Any] = {"c_urgency": 8.0, "c_category": 8.0}
 
@@ -79,37 +78,51 @@ def data_hash(paths: Iterable[Path]) -> str:
     return digest.hexdigest()
 
 
-def _cost(gold: list[str], predicted: list[Urgency]) -> float:
-    total = 0.0
-    for g, p in zip(gold, predicted, strict=True):
-        diff = Urgency(g).rank - p.rank
-        total += diff * UNDER_TRIAGE_COST if diff > 0 else -diff
-    return total
+# Cost of grading a message of level ``gold`` (row) as ``predicted`` (column), in
+# the order blue, yellow, orange, red. Under-triage costs more than
+# over-triage, and a red message graded blue or yellow costs far more than
+# anything else: that error is the one the service must not make.
+COST = np.array(
+    [
+        # blue yellow orange red   <- predicted
+        [0.0, 1.0, 2.0, 3.0],  # gold blue
+        [1.5, 0.0, 1.0, 2.0],  # gold yellow
+        [4.0, 2.0, 0.0, 1.0],  # gold orange
+        [30.0, 20.0, 4.0, 0.0],  # gold red
+    ]
+)
+THRESHOLD_GRID = [round(float(x), 2) for x in np.arange(0.1, 0.71, 0.05)]
+GUARD_GRID = [0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 1.1]  # 1.1: no guard
 
 
 def tune_thresholds(
     gold: list[str], probas: list[dict[str, float]], floors: list[Urgency] | None = None
 ) -> dict[str, float]:
-    """Coordinate search for the thresholds that minimise the triage cost.
+    """The thresholds (exhaustive grid) that minimise the triage cost (:data:`COST`).
 
     With ``floors`` (the safety layer's floor for each message), the cost is
     that of the combined rule: the higher of the model's level and the floor.
     """
-    floor_ranks = [f.rank for f in floors] if floors is not None else [0] * len(gold)
-
-    def cost(thresholds: dict[str, float]) -> float:
-        predicted = []
-        for p, floor in zip(probas, floor_ranks, strict=True):
-            level = decide_urgency(p, thresholds)[0]
-            predicted.append(level if level.rank >= floor else Urgency.ordered()[floor])
-        return _cost(gold, predicted)
-
-    thresholds = {"red": 0.5, "orange": 0.5, "yellow": 0.5}
-    grid = [round(x, 2) for x in np.arange(0.15, 0.71, 0.05)]
-    for _ in range(2):
-        for level in ("red", "orange", "yellow"):
-            thresholds[level] = min(grid, key=lambda t: cost({**thresholds, level: t}))
-    return thresholds
+    gold_rank = np.array([Urgency(g).rank for g in gold])
+    floor_rank = np.array([f.rank for f in floors]) if floors is not None else np.zeros(len(gold), dtype=int)
+    red = np.array([p.get("red", 0.0) for p in probas])
+    orange_up = red + np.array([p.get("orange", 0.0) for p in probas])
+    yellow_up = orange_up + np.array([p.get("yellow", 0.0) for p in probas])
+    best: tuple[float, dict[str, float]] = (float("inf"), {"red": 0.5, "orange": 0.5, "yellow": 0.5})
+    for t_red in THRESHOLD_GRID:
+        is_red = red >= t_red
+        for t_orange in THRESHOLD_GRID:
+            is_orange = ~is_red & (orange_up >= t_orange)
+            for t_yellow in THRESHOLD_GRID:
+                is_yellow = ~is_red & ~is_orange & (yellow_up >= t_yellow)
+                base = np.where(is_red, 3, np.where(is_orange, 2, np.where(is_yellow, 1, 0)))
+                for guard in GUARD_GRID:
+                    level = np.where((base < 2) & (red >= guard), 2, base)
+                    level = np.maximum(level, floor_rank)
+                    cost = float(COST[gold_rank, level].sum())
+                    if cost < best[0]:
+                        best = (cost, {"red": t_red, "orange": t_orange, "yellow": t_yellow, "red_guard": guard})
+    return best[1]
 
 
 def cross_validated_probas(
