@@ -140,7 +140,10 @@ class Classifier:
         return self._proba_normalized(_prepare(text))
 
     def _proba_normalized(self, normalized: str) -> Probabilities:
-        return _most_severe([self.scorer.proba_normalized(s) for s in _segments(normalized)])
+        segments = _segments(normalized)
+        if len(segments) == 1:
+            return self.scorer.proba_normalized(segments[0])
+        return self.probas_batch_normalized([normalized])[0]  # a long message: its windows in one pass
 
     def classify(self, text: str) -> Verdict:
         """Grade one message. Never raises on odd input: every string gets a verdict."""
