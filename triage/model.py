@@ -58,27 +58,27 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _word_vectorizer() -> TfidfVectorizer:
+def _word_vectorizer(min_df: int = 2, max_features: int = 60_000) -> TfidfVectorizer:
     return TfidfVectorizer(
         tokenizer=tokenize,
         token_pattern=None,
         lowercase=False,
         ngram_range=(1, 2),
         sublinear_tf=True,
-        min_df=2,
-        max_features=60_000,
+        min_df=min_df,
+        max_features=max_features,
         dtype=np.float32,
     )
 
 
-def _char_vectorizer() -> TfidfVectorizer:
+def _char_vectorizer(min_df: int = 2, max_features: int = 80_000) -> TfidfVectorizer:
     return TfidfVectorizer(
         lowercase=False,
         analyzer="char",
         ngram_range=(1, 3),
         sublinear_tf=True,
-        min_df=2,
-        max_features=80_000,
+        min_df=min_df,
+        max_features=max_features,
         dtype=np.float32,
     )
 
@@ -91,14 +91,30 @@ class TriageModel(ClassifierMixin, BaseEstimator):
     vectorizers; ``predict_proba_normalized`` takes already-normalized text.
     """
 
-    def __init__(self, c_urgency: float = 8.0, c_category: float = 8.0, max_iter: int = 3000) -> None:
+    def __init__(
+        self,
+        c_urgency: float = 8.0,
+        c_category: float = 8.0,
+        max_iter: int = 3000,
+        min_df: int = 2,
+        word_features: int = 60_000,
+        char_features: int = 80_000,
+    ) -> None:
         self.c_urgency = c_urgency
         self.c_category = c_category
         self.max_iter = max_iter
+        self.min_df = min_df
+        self.word_features = word_features
+        self.char_features = char_features
 
     def fit(self, X: list[str], y: Any) -> TriageModel:
         labels = np.asarray(y, dtype=object)
-        self.features_ = FeatureUnion([("word", _word_vectorizer()), ("char", _char_vectorizer())])
+        self.features_ = FeatureUnion(
+            [
+                ("word", _word_vectorizer(self.min_df, self.word_features)),
+                ("char", _char_vectorizer(self.min_df, self.char_features)),
+            ]
+        )
         matrix = self.features_.fit_transform([prepare(x) for x in X])
         self.urgency_ = LogisticRegression(C=self.c_urgency, class_weight="balanced", max_iter=self.max_iter)
         self.urgency_.fit(matrix, labels[:, 0])
