@@ -143,7 +143,7 @@ NOW = _rx(
     r"今夜",
     r"马上(?!就?要?(?:中考|高考|考试|期末|开学|放假|毕业|月考|期中))",
     r"立刻",
-    r"一会儿?",
+    r"(?<![了过])一会儿?(?=就|要|再|他|她)",
     r"待会",
     r"等会",
     r"此刻",
@@ -201,7 +201,7 @@ VIOLENCE = _rx(
     r"打得(?:流血|出血|骨折|晕|站不起来)",
     r"(?:头|鼻子|嘴)(?:破了|流血)",
     r"围(?:着|住)(?:我|他|她)打",
-    r"(?:在|正在)(?:打|殴打)",
+    r"(?<!还)(?:在|正在)(?:打|殴打)",
     r"(?:在|正在|又在|又)家暴",
     r"家暴(?:我|他|她|孩子|弟弟|妹妹)",
 )
@@ -308,6 +308,11 @@ REPORTED = _rx(
     r"是不是骗",
     r"小说",
     r"剧里",
+    r"(?:这部|那部|部)剧",
+    r"剧(?:的|中)",
+    r"反派",
+    r"女主",
+    r"男主",
     r"动漫",
     r"视频里",
     r"短视频",
@@ -354,6 +359,10 @@ JOKE = _rx(
 
 # "现在"/"还在" often mean "these days" in a story about the past (see ``_Found.now_for``).
 WEAK_NOW = re.compile(r"现在|还在|这会儿?|一会儿?")
+# "现在很生气/好怕" is how the person feels now, not violence happening now.
+FEELING_NOW = re.compile(
+    r"(?:现在|还在)(?:都|也)?(?:很|好|特别|真的|还是|有点)?(?:生.{0,3}气|害怕|难受|伤心|怕|不敢|不想|气|懵|委屈|后怕)"
+)
 # Farewells that speak for themselves (a last message, a will), not "see you".
 STRONG_FAREWELL = _rx(r"遗书", r"遗言", r"永别", r"最后一(?:次|条)", r"写给这个世界", r"最后一(?:天|晚)", r"忌日")
 # A lost pet or phone is not a missing child; a child found again is no longer missing.
@@ -480,7 +489,11 @@ def assess_normalized(normalized: str) -> SafetyResult:
                 if name == "farewell" and not PAST.search(before):
                     found.add("farewell_now", hit, index)
                     found.farewells += len(FAREWELL.findall(clause))
-                if name == "now" and not WEAK_NOW.fullmatch(hit):
+                if name == "now" and WEAK_NOW.fullmatch(hit) and FEELING_NOW.search(clause):
+                    found.clauses["now"].discard(index)
+                    if not found.clauses["now"]:
+                        del found["now"], found.clauses["now"]
+                elif name == "now" and not WEAK_NOW.fullmatch(hit):
                     found.add("strong_now", hit, index)
     return _decide(found, signals, len(clauses))
 

@@ -129,6 +129,11 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("they r outside the gate rn，说我不出来就进来拖我", "他们说下次不出来就不带我玩了"),
         # shame after last night, said without naming it
         ("我觉得自己好脏 昨天晚上那个事 我洗了好几遍澡", "踢完球觉得自己好脏，回家洗了个澡"),
+        # "现在很生气" is a feeling now, not violence now; "还在打" over the years is not "正在打"
+        ("我爸现在正在打我，我好怕", "我爸打我一巴掌，就这一次，我现在很生他的气"),
+        ("救命，他还在打我妈", "现在十五岁，我爸还在打，我妈还在装看不见"),
+        # a TV series is fiction
+        ("我被后妈关在地下室了", "这部剧的反派也太狠了，把女主关在地下室"),
     ],
 )
 def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:
