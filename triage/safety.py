@@ -311,6 +311,14 @@ REPORTED = _rx(
     r"(?:这部|那部|部)剧",
     r"剧(?:的|中)",
     r"反派",
+    r"(?:心理|安全|法治|班会|生命教育|防性侵|防拐)课",
+    r"讲座",
+    r"话剧",
+    r"排练",
+    r"演一个",
+    r"梦见",
+    r"做(?:了个?)?噩梦",
+    r"防(?:性侵|拐|走失|走丢|溺水|欺凌|霸凌)",
     r"女主",
     r"男主",
     r"动漫",
@@ -340,6 +348,8 @@ HYPOTHETICAL = _rx(
     r"违不违法",
     r"(?:违法|犯法|合法)吗",
     r"算不算",
+    r"第一时间应该",
+    r"预案",
 )
 JOKE = _rx(
     r"哈哈",
@@ -370,7 +380,7 @@ NOT_A_CHILD = _rx(
     r"猫", r"狗", r"宠物", r"钥匙", r"手机", r"钱包", r"防走失", r"防走丢", r"防拐", r"(?:爸妈|父母|家长)(?:都)?失联"
 )
 # Panic described by the person who had it is distress, not a medical emergency.
-NOT_AN_EMERGENCY = _rx(r"紧张", r"焦虑", r"惊恐", r"查不出")
+NOT_AN_EMERGENCY = _rx(r"紧张", r"焦虑", r"惊恐", r"查不出", r"笑(?:到|得)")
 FOUND_AGAIN = _rx(r"(?<!没)(?<!没有)(?<!还没)找到了(?!吗|没)", r"找回来了", r"虚惊一场", r"原来是(?:躲|钻|藏|在)")
 SHORT_MESSAGE_CLAUSES = 4
 

@@ -134,6 +134,11 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("救命，他还在打我妈", "现在十五岁，我爸还在打，我妈还在装看不见"),
         # a TV series is fiction
         ("我被后妈关在地下室了", "这部剧的反派也太狠了，把女主关在地下室"),
+        # a dream, a play, a prevention lesson, a plan made in advance, laughing
+        ("有人拿刀在门口说要砍我", "昨晚做噩梦梦见有人拿刀追我，吓醒了"),
+        ("昨天补课老师性侵了我", "我们老师今天讲了防性侵的课，讲得很好"),
+        ("我儿子在商场走丢了", "孩子走丢了第一时间应该打110还是先广播？想提前做个预案"),
+        ("弟弟喘不上气了嘴唇发紫", "他挠我痒痒，我笑到喘不上气"),
     ],
 )
 def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:
