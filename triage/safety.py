@@ -361,6 +361,7 @@ JOKE = _rx(
     r"开个玩笑",
     r"[笑累热饿困气吓冷忙渴]死(?:了|我了)?",
     r"杀疯了",
+    r"(?:多|累|烦|难|热|饿|困|丑|尴尬|无聊)(?:到|得)想死",
     r"社死",
     r"想死你",
     r"\bjk\b",
@@ -380,7 +381,9 @@ NOT_A_CHILD = _rx(
     r"猫", r"狗", r"宠物", r"钥匙", r"手机", r"钱包", r"防走失", r"防走丢", r"防拐", r"(?:爸妈|父母|家长)(?:都)?失联"
 )
 # Panic described by the person who had it is distress, not a medical emergency.
-NOT_AN_EMERGENCY = _rx(r"紧张", r"焦虑", r"惊恐", r"查不出", r"笑(?:到|得)")
+NOT_AN_EMERGENCY = _rx(
+    r"紧张", r"焦虑", r"惊恐", r"查不出", r"笑(?:到|得)", r"拔牙", r"医生说(?:没事|正常|不要紧)", r"例假", r"月经"
+)
 FOUND_AGAIN = _rx(r"(?<!没)(?<!没有)(?<!还没)找到了(?!吗|没)", r"找回来了", r"虚惊一场", r"原来是(?:躲|钻|藏|在)")
 SHORT_MESSAGE_CLAUSES = 4
 
@@ -471,6 +474,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
                 continue
             if joke and name in ("intent", "violence", "severe_violence"):
                 signals.append(f"玩笑: {joke}")
+                if name == "intent":
+                    found.add("joking_intent", hit, index)  # counts only with a means, farewell or attempt
                 continue
             if name == "missing" and (NOT_A_CHILD.search(clause) or FOUND_AGAIN.search(normalized)):
                 continue
@@ -580,6 +585,13 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, sig("时间", "now"))
         else:
             raise_to(Urgency.ORANGE, Category.SUICIDE_SELFHARM, intent_sig)
+    if "joking_intent" in found and intent_key is None:
+        # "累到想死，今晚就从楼顶跳下去": hyperbole does not cancel a plan.
+        plan = [k for k in ("means", "farewell", "attempt") if k in found and found.near(k, "joking_intent", 1)]
+        if plan and (now("joking_intent") or "attempt" in plan or "farewell" in plan):
+            raise_to(
+                Urgency.RED, Category.SUICIDE_SELFHARM, sig("意图", "joking_intent"), *(sig("手段", k) for k in plan)
+            )
     if "farewell" in found and ("means" in found or "attempt" in found) and present("farewell"):
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
     if "slang_death" in found and "farewell" in found:

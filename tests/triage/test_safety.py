@@ -66,6 +66,11 @@ def test_time_words_decide_red_versus_orange() -> None:
     assert assess("我爸经常打我").floor is not Urgency.RED
 
 
+def test_hyperbole_with_real_distress_is_not_raised_to_orange() -> None:
+    # the brief's convention: "作业多到想死，真的好烦好累，每天都哭" is yellow/mental_health (the model's call)
+    assert assess("作业多到想死，真的好烦好累，每天都哭").floor is Urgency.BLUE
+
+
 def test_wish_to_die_without_a_plan_is_at_least_orange() -> None:
     result = assess("我不想活了")
     assert result.floor is Urgency.ORANGE and result.category is Category.SUICIDE_SELFHARM
@@ -139,6 +144,9 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("昨天补课老师性侵了我", "我们老师今天讲了防性侵的课，讲得很好"),
         ("我儿子在商场走丢了", "孩子走丢了第一时间应该打110还是先广播？想提前做个预案"),
         ("弟弟喘不上气了嘴唇发紫", "他挠我痒痒，我笑到喘不上气"),
+        # hyperbole does not cancel a plan; a bleeding tooth at the dentist is not an emergency
+        ("累到想死，今晚就从楼顶跳下去", "作业多到想死，每天写到十二点，我已经哭了好几个晚上"),
+        ("我妹流了好多血，叫不醒", "今天去医院拔牙，流了好多血，医生说正常"),
     ],
 )
 def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:
