@@ -10,6 +10,8 @@ Run: ``python -m bench.classify`` (``taskset -c 0`` for the one-core figure).
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -19,6 +21,7 @@ from sklearn.pipeline import make_pipeline
 from bench.common import interleaved_latencies, percentile, table
 from triage.classifier import Classifier
 from triage.models.train import HELDOUT_DIR, TRAIN_DIR, data_files, read_examples
+from triage.scorer import ARTIFACT_DIR
 
 
 def main() -> None:
@@ -30,8 +33,11 @@ def main() -> None:
 
     t0 = time.perf_counter()
     classifier = Classifier.load()
-    classifier.classify("预热")  # first call pays jieba's dictionary load
+    classifier.classify("预热")
     load_s = time.perf_counter() - t0
+    cold = "import time; t = time.perf_counter(); import triage; triage.classify('预热'); print(time.perf_counter()-t)"
+    cold_s = float(subprocess.run([sys.executable, "-c", cold], capture_output=True, text=True, check=True).stdout)
+    artifact_mb = sum(p.stat().st_size for p in ARTIFACT_DIR.iterdir()) / 2**20
     baseline = make_pipeline(
         TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, min_df=2),
         LogisticRegression(max_iter=2000),
@@ -46,7 +52,10 @@ def main() -> None:
     base_rate = len(messages) / (time.perf_counter() - t0)
 
     ms = 1000.0
-    print(f"{len(messages)} held-out messages x {args.repeat}; model load + warm-up {load_s:.2f} s\n")
+    print(
+        f"{len(messages)} held-out messages x {args.repeat}; model load + first message {load_s:.2f} s "
+        f"(cold process, imports included: {cold_s:.2f} s); artifact {artifact_mb:.1f} MB\n"
+    )
     print(
         table(
             ["classifier", "p50 (ms)", "p99 (ms)", "batch (msg/s)"],

@@ -207,6 +207,14 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from triage import Classifier
     from triage.models.train import HELDOUT_DIR, data_files, evaluate, format_result, read_examples
 
+    if args.cv:
+        from triage.models.train import MODEL_PARAMS, TRAIN_DIR, cross_validate
+
+        paths = [Path(args.file)] if args.file else data_files(TRAIN_DIR)
+        thresholds, result = cross_validate(read_examples(paths), folds=args.folds, **MODEL_PARAMS)
+        print(f"{args.folds}-fold cross-validation on the training split; thresholds {thresholds}\n")
+        print(format_result(result))
+        return 0
     paths = [Path(args.file)] if args.file else data_files(HELDOUT_DIR)
     classifier = Classifier.load(settings.model_dir) if settings.model_dir else Classifier.load()
     print(format_result(evaluate(classifier, read_examples(paths))))
@@ -250,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("eval", help="precision/recall, confusion matrix, red recall, under-triage")
     evaluate.add_argument("file", nargs="?", help="labelled JSONL (default: the held-out split)")
+    evaluate.add_argument(
+        "--cv", action="store_true", help="stratified k-fold cross-validation on the training split (for tuning)"
+    )
+    evaluate.add_argument("--folds", type=int, default=5, help="folds for --cv (default 5)")
     evaluate.set_defaults(func=cmd_eval)
 
     database = sub.add_parser("db", help="database maintenance")

@@ -4,12 +4,15 @@ The combined rule:
 
 1. The model gives per-level probabilities. The model's urgency is the highest
    level whose cumulative probability P(urgency >= level) reaches that level's
-   threshold (thresholds tuned on cross-validated training predictions to
-   minimise a cost in which under-triage costs three times over-triage).
+   threshold, and a message whose P(red) alone reaches ``red_guard`` is at
+   least orange. The thresholds are tuned on cross-validated training
+   predictions (never on held-out) to minimise the cost matrix in
+   ``triage.models.train.COST``: under-triage costs more than over-triage, and
+   a red message graded blue or yellow costs far more than anything else.
 2. The safety layer gives a floor. The verdict's urgency is the higher of the
    two: the safety layer can raise urgency, never lower it.
-3. The category is the model's, unless the safety layer raised the urgency, in
-   which case the category is the one the safety rule names.
+3. The category is the model's, unless the safety layer raised the urgency
+   and names a category, in which case the category is the safety rule's.
 
 Long messages are scored whole and in windows of a few sentences; the window
 with the highest expected severity decides, so a key sentence buried in a
@@ -22,10 +25,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from knowledge.text import normalize, pack_sentences
+from knowledge.text import pack_sentences
 from triage.labels import Category, Urgency, Verdict
-from triage.model import ARTIFACT_DIR, FastScorer, TriageModel, load_artifact
-from triage.safety import assess
+from triage.safety import assess_normalized
+from triage.scorer import ARTIFACT_DIR, FastScorer, load_scorer
+from triage.text import prepare
 
 WINDOW_CHARS = 160
 LONG_MESSAGE_CHARS = 240
@@ -35,13 +39,23 @@ DEFAULT_THRESHOLDS = {"red": 0.5, "orange": 0.5, "yellow": 0.5}
 
 
 def decide_urgency(proba: dict[str, float], thresholds: dict[str, float]) -> tuple[Urgency, float]:
-    """The highest level whose cumulative probability reaches its threshold."""
+    """The highest level whose cumulative probability reaches its threshold.
+
+    A message whose probability of red alone reaches ``red_guard`` is never
+    graded below orange, whatever the cumulative rule says (under-triage of a
+    red message is the costly error).
+    """
     at_least = 0.0
-    for level in (Urgency.RED, Urgency.ORANGE, Urgency.YELLOW):
-        at_least += proba.get(level.value, 0.0)
-        if at_least >= thresholds[level.value]:
-            return level, at_least
-    return Urgency.BLUE, 1.0
+    level, confidence = Urgency.BLUE, 1.0
+    for candidate in (Urgency.RED, Urgency.ORANGE, Urgency.YELLOW):
+        at_least += proba.get(candidate.value, 0.0)
+        if at_least >= thresholds[candidate.value]:
+            level, confidence = candidate, at_least
+            break
+    if level.rank < Urgency.ORANGE.rank and proba.get("red", 0.0) >= thresholds.get("red_guard", 1.1):
+        red = proba.get("red", 0.0)
+        level, confidence = Urgency.ORANGE, red + proba.get("orange", 0.0)
+    return level, confidence
 
 
 def _severity(proba: dict[str, float]) -> float:
@@ -52,61 +66,99 @@ def _windows(text: str) -> list[str]:
     return pack_sentences(text, WINDOW_CHARS, hard_cut=True)[:MAX_WINDOWS]
 
 
+Probabilities = tuple[dict[str, float], dict[str, float]]
+
+
+def _prepare(text: object) -> str:
+    """The whole message, normalized: the safety layer reads all of it, the model its first part."""
+    if not isinstance(text, str):
+        text = str(text)
+    return prepare(text)
+
+
+def _segments(normalized: str) -> list[str]:
+    """What the model scores: the whole message and, for a long one, its windows."""
+    scored = normalized[:MAX_SCORED_CHARS]
+    if len(scored) <= LONG_MESSAGE_CHARS:
+        return [scored]
+    return [scored, *_windows(scored)]
+
+
+def _most_severe(candidates: list[Probabilities]) -> Probabilities:
+    best = candidates[0]
+    for candidate in candidates[1:]:
+        if _severity(candidate[0]) > _severity(best[0]):
+            best = candidate
+    return best
+
+
 class Classifier:
     """A loaded model plus the safety layer."""
 
     def __init__(
-        self, scorer: FastScorer, thresholds: dict[str, float] | None = None, model: TriageModel | None = None
+        self, scorer: FastScorer, thresholds: dict[str, float] | None = None, model: object | None = None
     ) -> None:
         self.scorer = scorer
-        self.model = model
+        self.model = model  # the fitted estimator, when there is one at hand (training); serving needs only the scorer
         self.thresholds = {**DEFAULT_THRESHOLDS, **(thresholds or {})}
 
     @classmethod
     def load(cls, directory: Path = ARTIFACT_DIR) -> Classifier:
-        model, meta = load_artifact(directory)
-        return cls(FastScorer(model), meta.get("thresholds"), model)
+        scorer, meta = load_scorer(directory)
+        return cls(scorer, meta.get("thresholds"))
 
     def classify_batch(self, texts: list[str]) -> list[Verdict]:
         """Grade many messages: one vectorized model pass, then the same rule as :meth:`classify`."""
-        if self.model is None:
-            return [self.classify(t) for t in texts]
-        texts = [t if isinstance(t, str) else str(t) for t in texts]
-        short = [i for i, t in enumerate(texts) if len(t) <= LONG_MESSAGE_CHARS]
-        probas: dict[int, tuple[dict[str, float], dict[str, float]]] = {}
-        if short:
-            urgency, category = self.model.predict_proba([normalize(texts[i]) for i in short])
-            u_names = [str(c) for c in self.model.urgency_.classes_]
-            c_names = [str(c) for c in self.model.category_.classes_]
-            for row, i in enumerate(short):
-                probas[i] = (
-                    dict(zip(u_names, urgency[row].tolist(), strict=True)),
-                    dict(zip(c_names, category[row].tolist(), strict=True)),
-                )
-        return [self._verdict(t, probas[i] if i in probas else self.model_proba(t)) for i, t in enumerate(texts)]
+        prepared = [_prepare(t) for t in texts]
+        probas = self.probas_batch_normalized(prepared)
+        return [self._verdict(n, p) for n, p in zip(prepared, probas, strict=True)]
 
-    def model_proba(self, text: str) -> tuple[dict[str, float], dict[str, float]]:
+    def probas_batch_normalized(self, normalized: list[str]) -> list[Probabilities]:
+        """Model probabilities of many prepared texts (for long ones, the most severe window)."""
+        segments = [_segments(n) for n in normalized]
+        flat = [s for group in segments for s in group]
+        if not flat:
+            return []
+        urgency, category = self.scorer.proba_batch_normalized(flat)
+        u_names, c_names = self.scorer.urgency_classes, self.scorer.category_classes
+        results: list[Probabilities] = []
+        row = 0
+        for group in segments:
+            candidates = [
+                (
+                    dict(zip(u_names, urgency[row + k].tolist(), strict=True)),
+                    dict(zip(c_names, category[row + k].tolist(), strict=True)),
+                )
+                for k in range(len(group))
+            ]
+            row += len(group)
+            results.append(_most_severe(candidates))
+        return results
+
+    def model_proba(self, text: str) -> Probabilities:
         """Model probabilities; for long text, those of the most severe window."""
-        text = normalize(text[: MAX_SCORED_CHARS * 2])[:MAX_SCORED_CHARS]
-        best = self.scorer.proba(text)
-        if len(text) > LONG_MESSAGE_CHARS:
-            for window in _windows(text):
-                candidate = self.scorer.proba(window)
-                if _severity(candidate[0]) > _severity(best[0]):
-                    best = candidate
-        return best
+        return self._proba_normalized(_prepare(text))
+
+    def _proba_normalized(self, normalized: str) -> Probabilities:
+        segments = _segments(normalized)
+        if len(segments) == 1:
+            return self.scorer.proba_normalized(segments[0])
+        return self.probas_batch_normalized([normalized])[0]  # a long message: its windows in one pass
 
     def classify(self, text: str) -> Verdict:
         """Grade one message. Never raises on odd input: every string gets a verdict."""
-        if not isinstance(text, str):
-            text = str(text)
-        return self._verdict(text, self.model_proba(text))
+        normalized = _prepare(text)
+        return self._verdict(normalized, self._proba_normalized(normalized))
 
-    def _verdict(self, text: str, probabilities: tuple[dict[str, float], dict[str, float]]) -> Verdict:
+    def verdict(self, normalized: str, probabilities: Probabilities) -> Verdict:
+        """The combined rule applied to a normalized text and its model probabilities."""
+        return self._verdict(normalized, probabilities)
+
+    def _verdict(self, normalized: str, probabilities: Probabilities) -> Verdict:
         urgency_p, category_p = probabilities
         model_urgency, confidence = decide_urgency(urgency_p, self.thresholds)
         category = Category(max(category_p, key=category_p.__getitem__))
-        safety = assess(text)
+        safety = assess_normalized(normalized)
         urgency = model_urgency
         signals = list(safety.signals)
         if safety.floor.rank > model_urgency.rank:
@@ -114,7 +166,7 @@ class Classifier:
             if safety.category is not None:
                 category = safety.category
             signals.insert(0, f"安全规则: {model_urgency.label_zh}→{urgency.label_zh}")
-        if not normalize(text):
+        if not normalized:
             signals.append("空消息")
         scores = {f"urgency:{k}": round(v, 4) for k, v in urgency_p.items()}
         scores.update({f"category:{k}": round(v, 4) for k, v in category_p.items()})

@@ -26,8 +26,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from knowledge.text import normalize
 from triage.labels import Category, Urgency
+from triage.text import prepare
 
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n]+|(?<=[，,])\s*(?=但|可是|不过|然后|结果)")
 
@@ -48,7 +48,7 @@ SUICIDE_INTENT = _rx(
     r"轻生",
     r"结束(?:自己的?)?(?:生命|一切)",
     r"结束这一切",
-    r"(?:今晚|今天|马上|明天)就?(?:结束|解脱)(?:了|吧)?(?:$|[，,。])",
+    r"(?:今晚|今天晚上|今夜|今天|马上|明天)就?(?:结束|解脱)(?:了|吧)?(?:$|[，,。 ])",
     r"了结自己",
     r"不如死了",
     r"死了算了",
@@ -66,10 +66,16 @@ SUICIDE_INTENT = _rx(
     r"离开这个世界",
     r"消失(?:掉)?就好了",
 )
+# Slang for dying that is also slang for failing an exam: a red flag only with a farewell.
+SLANG_DEATH = _rx(r"(?:马上|就要|今晚|今天|明天)就?要?寄了", r"要去当星星了")
+NOT_DYING = _rx(
+    r"考", r"期末", r"期中", r"作业", r"游戏", r"比赛", r"排位", r"成绩", r"分数", r"手机", r"电脑", r"钱包"
+)
 SELF_HARM = _rx(r"割腕", r"划(?:自己|手腕|胳膊)", r"自残", r"用刀片", r"割(?:自己|手)")
 MEANS = _rx(
     r"安眠药",
-    r"药(?:已经)?(?:买|攒|准备)好",
+    r"药效(?:上来|发作)",
+    r"药(?:已经|也|都)?(?:买|攒|准备)好",
     r"攒了(?:很多|一瓶|好多)?药",
     r"农药",
     r"百草枯",
@@ -93,7 +99,13 @@ FAREWELL = _rx(
     r"遗言",
     r"永别",
     r"再见了?(?:这个世界|大家|各位|妈妈|爸爸)",
-    r"最后一(?:次|条)(?:消息|说话|跟你|联系)",
+    r"最后一(?:次|条)(?:消息|说话|跟你|联系|冒泡|打扰)",
+    r"写给这个世界",
+    r"(?:今天|今晚)(?:就)?是(?:我的?)?最后一(?:天|晚)",
+    r"忌日",
+    r"谢谢.{0,12}(?:这些年|一直以来|陪伴|照顾|愿意)",
+    r"不用(?:再)?(?:点我的名|等我|给我留|管我|找我)",
+    r"以后(?:哪里|哪儿)?都不会(?:去|在)了",
     r"下辈子",
     r"来世",
     r"别找我了",
@@ -103,9 +115,17 @@ FAREWELL = _rx(
 )
 # Means that speak for themselves once a time or farewell is near ("药已经买好了，今晚…").
 STRONG_MEANS = _rx(
-    r"安眠药", r"药(?:已经)?(?:买|攒|准备)好", r"攒了(?:很多|一瓶|好多)?药", r"农药", r"百草枯", r"老鼠药", r"烧炭"
+    r"安眠药",
+    r"药(?:已经|也|都)?(?:买|攒|准备)好",
+    r"攒了(?:很多|一瓶|好多)?药",
+    r"农药",
+    r"百草枯",
+    r"老鼠药",
+    r"烧炭",
 )
 ATTEMPT = _rx(
+    r"药效(?:上来|发作)",
+    r"我(?:现在)?(?:正)?在(?:天台|楼顶|顶楼)(?:上|边上)?(?:了|呢)?$",
     r"已经(?:吃|吞)了",
     r"(?:刚|刚刚|刚才)(?:吃|吞)了",
     r"正在割",
@@ -121,9 +141,9 @@ NOW = _rx(
     r"今晚",
     r"今天晚上",
     r"今夜",
-    r"马上",
+    r"马上(?!就?要?(?:中考|高考|考试|期末|开学|放假|毕业|月考|期中))",
     r"立刻",
-    r"一会儿?",
+    r"(?<![了过])一会儿?(?=就|要|再|他|她)",
     r"待会",
     r"等会",
     r"此刻",
@@ -135,6 +155,8 @@ NOW = _rx(
     r"救救",
     r"\bsos\b",
     r"\bhelp\b",
+    r"\brn\b",
+    r"right now",
 )
 PAST = _rx(
     r"经常",
@@ -150,30 +172,51 @@ PAST = _rx(
     r"曾经",
     r"之前",
     r"每次",
+    r"常常",
+    r"每天",
+    r"天天",
+    r"有时候?",
+    r"从小",
+    r"上周",
+    r"上次",
+    r"那次",
+    r"前几天",
+    r"(?:几|十几|[0-9一二两三四五六七八九十]+)年前",
+    r"年代",
+    r"差点",
+    r"一(?:不高兴|生气|喝酒|喝醉|发火|考不好)就",
+    r"习惯",
+    r"长期",
+    r"有一次",
+    r"(?:受到|遭受|经历|遇到)过",
+    r"寻亲",
 )
 VIOLENCE = _rx(
     r"(?:打|揍|踢|掐|抽|砍|捅|勒)(?:我|他|她|孩子|弟弟|妹妹|小孩|儿子|女儿)",
     r"掐(?:着)?(?:我的?)?脖子",
-    r"拿(?:着)?(?:刀|菜刀|棍子|皮带|衣架|砖头)",
+    r"拿(?:着)?(?:刀(?!片)|菜刀|棍子|皮带|衣架|砖头)",
+    r"打了(?:快|好|有)?(?:一|两|半)?个?(?:钟头|小时|多小时)",
     r"(?:要|说要|扬言)(?:杀|砍|弄死|打死)",
     r"往死里打",
     r"打得(?:流血|出血|骨折|晕|站不起来)",
     r"(?:头|鼻子|嘴)(?:破了|流血)",
     r"围(?:着|住)(?:我|他|她)打",
-    r"(?:在|正在)(?:打|殴打)",
-    r"家暴",
+    r"(?<!还)(?:在|正在)(?:打|殴打)",
+    r"(?:在|正在|又在|又)家暴",
+    r"家暴(?:我|他|她|孩子|弟弟|妹妹)",
 )
 # A weapon or a threat to kill is imminent danger by itself (no time word needed).
 SEVERE_VIOLENCE = _rx(
-    r"拿(?:着)?(?:刀|菜刀|剪刀|斧头)",
+    r"拿(?:着)?(?:刀(?!片)|菜刀|剪刀|斧头)",
     r"(?:要|说要|扬言|威胁要?)(?:杀|砍|弄死|打死|捅)",
     r"掐(?:着)?(?:我的?)?脖子",
     r"往死里打",
+    r"(?:不出来|不开门)就?(?:进来)?(?:拖|打|砍|弄)",
 )
 CONFINED = _rx(
     r"(?:被|把我)(?:关|锁|反锁)(?:在|起来|了)",
-    r"关在(?:房间|屋|地下室|厕所|笼子|柜子|小黑屋)",
-    r"锁在(?:房间|屋|家里|地下室|厕所|车里)",
+    r"(?<!自己)关在(?:房间|屋|地下室|厕所|笼子|柜子|小黑屋)",
+    r"(?<!自己)锁在(?:房间|屋|家里|地下室|厕所|车里)",
     r"不让我(?:出门|出去|离开|吃饭)",
 )
 SEXUAL = _rx(
@@ -189,9 +232,14 @@ SEXUAL = _rx(
     r"私密照",
     r"不雅(?:照|视频)",
     r"发生关系",
+    r"(?:觉得|感觉)自己(?:好|很|特别|真)?脏",
     r"开房",
 )
-SEXTORTION = _rx(r"(?:照片|视频|裸照|私密照).{0,12}(?:发出去|曝光|发给|公开|传到)", r"不给钱就.{0,8}(?:发|曝光)")
+SEXTORTION = _rx(
+    r"(?:裸照|私密照|裸聊|不雅照|不雅视频|隐私照|裸体).{0,12}(?:发出去|曝光|公开|传到|发到|发给)",
+    r"(?:不给钱|不听话|不然|否则|要不然?|不答应|不.{1,4}就).{0,10}(?:裸照|私密照|照片|视频).{0,6}(?:发|曝光|公开)",
+    r"(?:威胁|就把|要把)(?:我的?)?(?:照片|视频).{0,8}(?:发出去|曝光|公开)",
+)
 RECENT = _rx(
     r"昨(?:天|晚)",
     r"前天",
@@ -210,6 +258,10 @@ MISSING = _rx(
     r"(?:孩子|女儿|儿子|弟弟|妹妹|娃|宝宝|小孩|闺女).{0,6}(?:不见了|找不到了?|没回家|还没回来|失联|联系不上|丢了)",
     r"被(?:人|陌生人)?(?:抱走|拐|带走|拉上车|抢走|掳走)",
     r"拐走",
+    r"我迷路了",
+    r"抢(?:孩子|小孩|娃)",
+    r"找不到(?:我的?)?(?:妈妈|爸爸|家长|大人|奶奶|爷爷|外婆|姥姥)",
+    r"(?:和|跟)(?:妈妈|爸爸|家长|大人|奶奶|爷爷)走散",
     r"有人(?:一直)?(?:跟着我|跟踪我|尾随)",
     r"陌生人.{0,8}(?:跟着|跟踪|拉我|抱走|拽)",
     r"(?:一夜|一晚上|整晚|到现在)(?:都)?没回(?:家|来)",
@@ -230,6 +282,9 @@ MEDICAL = _rx(
     r"流了(?:很多|好多)血",
     r"血止不住",
     r"喘不上气",
+    r"(?:孩子|小孩|娃|宝宝).{0,4}没(?:了)?(?:声|动静)",
+    r"掉(?:进|到|在)?.{0,3}(?:水沟|河|井|水里|湖|坑|冰窟窿)里?了",
+    r"爬不上来",
 )
 
 # ---------------------------------------------------------------- what does not count
@@ -242,8 +297,30 @@ REPORTED = _rx(
     r"热搜",
     r"电视剧",
     r"电影",
+    r"纪录片",
+    r"刑侦剧",
+    r"综艺",
+    r"都在(?:转|传)",
+    r"是真的吗",
+    r"谣言",
+    r"作文",
+    r"真假",
+    r"是不是骗",
     r"小说",
     r"剧里",
+    r"(?:这部|那部|部)剧",
+    r"剧(?:的|中)",
+    r"反派",
+    r"(?:心理|安全|法治|班会|生命教育|防性侵|防拐)课",
+    r"讲座",
+    r"话剧",
+    r"排练",
+    r"演一个",
+    r"梦见",
+    r"做(?:了个?)?噩梦",
+    r"防(?:性侵|拐|走失|走丢|溺水|欺凌|霸凌)",
+    r"女主",
+    r"男主",
     r"动漫",
     r"视频里",
     r"短视频",
@@ -258,7 +335,22 @@ REPORTED = _rx(
     r"副本",
     r"歌词",
 )
-HYPOTHETICAL = _rx(r"如果", r"假如", r"假设", r"万一", r"怎么预防", r"怎么判", r"判几年", r"犯什么罪", r"法律规定")
+HYPOTHETICAL = _rx(
+    r"如果",
+    r"假如",
+    r"假设",
+    r"万一",
+    r"怎么预防",
+    r"怎么判",
+    r"判几年",
+    r"犯什么罪",
+    r"法律规定",
+    r"违不违法",
+    r"(?:违法|犯法|合法)吗",
+    r"算不算",
+    r"第一时间应该",
+    r"预案",
+)
 JOKE = _rx(
     r"哈哈",
     r"hhh",
@@ -269,10 +361,31 @@ JOKE = _rx(
     r"开个玩笑",
     r"[笑累热饿困气吓冷忙渴]死(?:了|我了)?",
     r"杀疯了",
+    r"(?:多|累|烦|难|热|饿|困|丑|尴尬|无聊)(?:到|得)想死",
     r"社死",
     r"想死你",
     r"\bjk\b",
 )
+
+
+# "现在"/"还在" often mean "these days" in a story about the past (see ``_Found.now_for``).
+WEAK_NOW = re.compile(r"现在|还在|这会儿?|一会儿?")
+# "现在很生气/好怕" is how the person feels now, not violence happening now.
+FEELING_NOW = re.compile(
+    r"(?:现在|还在)(?:都|也)?(?:很|好|特别|真的|还是|有点)?(?:生.{0,3}气|害怕|难受|伤心|怕|不敢|不想|气|懵|委屈|后怕)"
+)
+# Farewells that speak for themselves (a last message, a will), not "see you".
+STRONG_FAREWELL = _rx(r"遗书", r"遗言", r"永别", r"最后一(?:次|条)", r"写给这个世界", r"最后一(?:天|晚)", r"忌日")
+# A lost pet or phone is not a missing child; a child found again is no longer missing.
+NOT_A_CHILD = _rx(
+    r"猫", r"狗", r"宠物", r"钥匙", r"手机", r"钱包", r"防走失", r"防走丢", r"防拐", r"(?:爸妈|父母|家长)(?:都)?失联"
+)
+# Panic described by the person who had it is distress, not a medical emergency.
+NOT_AN_EMERGENCY = _rx(
+    r"紧张", r"焦虑", r"惊恐", r"查不出", r"笑(?:到|得)", r"拔牙", r"医生说(?:没事|正常|不要紧)", r"例假", r"月经"
+)
+FOUND_AGAIN = _rx(r"(?<!没)(?<!没有)(?<!还没)找到了(?!吗|没)", r"找回来了", r"虚惊一场", r"原来是(?:躲|钻|藏|在)")
+SHORT_MESSAGE_CLAUSES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +395,32 @@ class SafetyResult:
     floor: Urgency
     category: Category | None
     signals: tuple[str, ...]
+
+
+NOTHING = SafetyResult(Urgency.BLUE, None, ())
+# Every pattern that can raise the floor; time, news and joke words only qualify them.
+ANY_TRIGGER = re.compile(
+    "|".join(
+        f"(?:{p.pattern})"
+        for p in (
+            SUICIDE_INTENT,
+            SELF_HARM,
+            VIOLENCE,
+            SEVERE_VIOLENCE,
+            SEXUAL,
+            MISSING,
+            CONFINED,
+            MEANS,
+            STRONG_MEANS,
+            FAREWELL,
+            ATTEMPT,
+            SEXTORTION,
+            SLANG_DEATH,
+            YOUNG_CHILD_ALONE,
+            MEDICAL,
+        )
+    )
+)
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
@@ -302,13 +441,18 @@ def _unnegated(pattern: re.Pattern[str], clause: str, signals: list[str]) -> str
 
 def assess(text: str) -> SafetyResult:
     """Scan every clause of ``text`` for red flags; return the floor and its reasons."""
-    normalized = normalize(text)
+    return assess_normalized(prepare(text))
+
+
+def assess_normalized(normalized: str) -> SafetyResult:
+    """:func:`assess` of text already through :func:`triage.text.prepare`."""
+    clauses = [c for c in (raw.strip() for raw in _CLAUSE_SPLIT.split(normalized)) if c]
+    # Most messages name no red flag at all: one combined search per clause decides that.
+    if not any(ANY_TRIGGER.search(c) for c in clauses):
+        return NOTHING
     signals: list[str] = []
-    found: dict[str, str] = {}
-    for clause in _CLAUSE_SPLIT.split(normalized):
-        clause = clause.strip()
-        if not clause:
-            continue
+    found = _Found()
+    for index, clause in enumerate(clauses):
         reported = _first(REPORTED, clause)
         hypothetical = _first(HYPOTHETICAL, clause)
         if reported or hypothetical:
@@ -330,8 +474,12 @@ def assess(text: str) -> SafetyResult:
                 continue
             if joke and name in ("intent", "violence", "severe_violence"):
                 signals.append(f"玩笑: {joke}")
+                if name == "intent":
+                    found.add("joking_intent", hit, index)  # counts only with a means, farewell or attempt
                 continue
-            found.setdefault(name, hit)
+            if name == "missing" and (NOT_A_CHILD.search(clause) or FOUND_AGAIN.search(normalized)):
+                continue
+            found.add(name, hit, index)
         for name, pattern in (
             ("means", MEANS),
             ("strong_means", STRONG_MEANS),
@@ -341,68 +489,142 @@ def assess(text: str) -> SafetyResult:
             ("past", PAST),
             ("recent", RECENT),
             ("sextortion", SEXTORTION),
+            ("slang_death", SLANG_DEATH),
             ("child_alone", YOUNG_CHILD_ALONE),
             ("medical", MEDICAL),
         ):
-            hit = (
-                _unnegated(pattern, clause, signals)
-                if name not in ("now", "past", "recent")
-                else _first(pattern, clause)
-            )
+            hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
+            if name == "medical" and hit is not None and NOT_AN_EMERGENCY.search(clause):
+                hit = None
+            if name == "slang_death" and hit is not None and NOT_DYING.search(clause):
+                hit = None
             if hit is not None:
-                found.setdefault(name, hit)
-    return _decide(found, signals)
+                found.add(name, hit, index)
+                before = re.split(r"[，, ]", clause[: clause.find(hit)][-8:])[-1]
+                if name == "farewell" and not PAST.search(before):
+                    found.add("farewell_now", hit, index)
+                    found.farewells += len(FAREWELL.findall(clause))
+                if name == "now" and WEAK_NOW.fullmatch(hit) and FEELING_NOW.search(clause):
+                    found.clauses["now"].discard(index)
+                    if not found.clauses["now"]:
+                        del found["now"], found.clauses["now"]
+                elif name == "now" and not WEAK_NOW.fullmatch(hit):
+                    found.add("strong_now", hit, index)
+    return _decide(found, signals, len(clauses))
 
 
-def _decide(found: dict[str, str], signals: list[str]) -> SafetyResult:
+class _Found(dict[str, str]):
+    """First hit of each kind, and the clauses each kind occurs in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clauses: dict[str, set[int]] = {}
+        self.farewells = 0
+
+    def add(self, name: str, hit: str, clause: int) -> None:
+        self.setdefault(name, hit)
+        self.clauses.setdefault(name, set()).add(clause)
+
+    def near(self, name: str, trigger: str, distance: int) -> bool:
+        return any(abs(i - j) <= distance for i in self.clauses.get(name, ()) for j in self.clauses.get(trigger, ()))
+
+    def now_for(self, trigger: str, short: bool) -> bool:
+        """A time word for *now* that belongs to ``trigger``'s clauses.
+
+        A strong one (正在, 刚才, 今晚, 马上, 救命 …) counts anywhere in a short
+        message and within two clauses in a long one. A weak one (现在, 还在) is
+        often "these days" in a story about the past, so it counts in the
+        trigger's own clause, or the next one, only when no past or habitual
+        word (以前, 经常, 每天, 上个月 …) is in the same place.
+        """
+        if "strong_now" in self and (short or self.near("strong_now", trigger, 2)):
+            return True
+        for i in self.clauses.get(trigger, ()):
+            for j in self.clauses.get("now", ()):
+                if abs(i - j) > 1:
+                    continue
+                span = set(range(min(i, j), max(i, j) + 1))
+                if not span & self.clauses.get("past", set()):
+                    return True
+        return False
+
+    def past_for(self, trigger: str) -> bool:
+        return self.near("past", trigger, 1)
+
+
+def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
     def sig(label: str, key: str) -> str:
         return f"{label}: {found[key]}"
 
-    now = "now" in found
-    past_only = "past" in found and not now
+    short = clauses <= SHORT_MESSAGE_CLAUSES
     reasons: list[str] = []
     floor = Urgency.BLUE
     category: Category | None = None
 
-    def raise_to(level: Urgency, cat: Category, *why: str) -> None:
+    def raise_to(level: Urgency, cat: Category | None, *why: str) -> None:
         nonlocal floor, category
         if level.rank > floor.rank:
             floor, category = level, cat
         reasons.extend(w for w in why if w and w not in reasons)
 
-    intent = "intent" in found or "selfharm" in found
-    if intent:
-        intent_sig = sig("意图", "intent") if "intent" in found else sig("自伤", "selfharm")
-        plan = [k for k in ("means", "farewell", "attempt") if k in found]
+    def now(trigger: str) -> bool:
+        return found.now_for(trigger, short)
+
+    def present(trigger: str) -> bool:
+        """Not only in the past: a time word for now, or no past word next to it."""
+        return now(trigger) or not found.past_for(trigger)
+
+    intent_key = "intent" if "intent" in found else "selfharm" if "selfharm" in found else None
+    if intent_key is not None:
+        intent_sig = sig("意图", "intent") if intent_key == "intent" else sig("自伤", "selfharm")
+        plan = [k for k in ("means", "farewell", "attempt") if k in found and (short or found.near(k, intent_key, 2))]
         labels = {"means": "手段", "farewell": "告别", "attempt": "正在进行"}
-        if plan:
+        if plan and present(intent_key):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, *(sig(labels[k], k) for k in plan))
-        elif now and not past_only:
+        elif now(intent_key):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, sig("时间", "now"))
         else:
             raise_to(Urgency.ORANGE, Category.SUICIDE_SELFHARM, intent_sig)
-    elif "farewell" in found and ("means" in found or "attempt" in found):
+    if "joking_intent" in found and intent_key is None:
+        # "累到想死，今晚就从楼顶跳下去": hyperbole does not cancel a plan.
+        plan = [k for k in ("means", "farewell", "attempt") if k in found and found.near(k, "joking_intent", 1)]
+        if plan and (now("joking_intent") or "attempt" in plan or "farewell" in plan):
+            raise_to(
+                Urgency.RED, Category.SUICIDE_SELFHARM, sig("意图", "joking_intent"), *(sig("手段", k) for k in plan)
+            )
+    if "farewell" in found and ("means" in found or "attempt" in found) and present("farewell"):
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
-    elif "strong_means" in found and (now or "farewell" in found):
-        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("手段", "strong_means"), sig("时间", "now") if now else "")
-    if "attempt" in found and ("means" in found or "medical" in found):
+    if "slang_death" in found and "farewell" in found:
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("意图", "slang_death"), sig("告别", "farewell"))
+    if found.farewells >= 2:
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
+    if "farewell_now" in found and STRONG_FAREWELL.search(found["farewell_now"]):
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
+    if "strong_means" in found and (now("strong_means") or "farewell" in found):
+        raise_to(
+            Urgency.RED,
+            Category.SUICIDE_SELFHARM,
+            sig("手段", "strong_means"),
+            sig("时间", "now") if "now" in found else "",
+        )
+    if "attempt" in found and ("means" in found or "medical" in found) and present("attempt"):
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("正在进行", "attempt"))
-    if "violence" in found and now:
+    if "violence" in found and now("violence"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("暴力", "violence"), sig("时间", "now"))
-    if "severe_violence" in found and not past_only:
+    if "severe_violence" in found and present("severe_violence"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("暴力", "severe_violence"))
-    if "sexual" in found and "recent" in found and not past_only:
+    if "sexual" in found and "recent" in found and present("sexual") and found.near("recent", "sexual", 2):
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("性侵害", "sexual"), sig("时间", "recent"))
     if "sextortion" in found:
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("威胁", "sextortion"))
-    if "missing" in found and not past_only:
+    if "missing" in found and present("missing"):
         raise_to(Urgency.RED, Category.MISSING, sig("走失/被带走", "missing"))
     if "child_alone" in found:
         raise_to(Urgency.RED, Category.NEGLECT, sig("幼童独处", "child_alone"))
-    if "confined" in found and not past_only:
+    if "confined" in found and present("confined"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("被关", "confined"))
-    if "medical" in found and not past_only:
-        raise_to(Urgency.RED, category or Category.SUICIDE_SELFHARM, sig("急症", "medical"))
+    if "medical" in found and present("medical"):
+        raise_to(Urgency.RED, category, sig("急症", "medical"))
     if floor is Urgency.BLUE and "past" in found and any(k in found for k in ("violence", "sexual")):
         reasons.append(sig("时间", "past"))
     notes = [s for s in dict.fromkeys(signals)]

@@ -99,3 +99,27 @@ def test_batch_equals_one_by_one(classifier: Classifier) -> None:
     single = [classifier.classify(t) for t in texts]
     assert [(v.urgency, v.category, v.signals) for v in batch] == [(v.urgency, v.category, v.signals) for v in single]
     assert all(abs(a.confidence - b.confidence) < 1e-3 for a, b in zip(batch, single, strict=True))
+
+
+def test_batch_scorer_matches_the_estimator() -> None:
+    model, _ = load_artifact()
+    scorer = FastScorer.load(ARTIFACT_DIR / "scorer.npz")
+    texts = ["我爸一喝酒就打我", "網吧可以讓未成年人進嗎", "", "wo bu xiang huo le", "作业好多 emo了😭" * 20]
+    from triage.text import prepare
+
+    urgency, category = model.predict_proba(texts)
+    fast_u, fast_c = scorer.proba_batch_normalized([prepare(t) for t in texts])
+    assert np.allclose(fast_u, urgency, atol=1e-4) and np.allclose(fast_c, category, atol=1e-4)
+
+
+def test_serving_imports_no_sklearn_and_no_gateway() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, triage; v = triage.classify('今晚药已经买好了'); "
+        "bad = [m for m in ('sklearn', 'aiohttp', 'sqlalchemy', 'wechatpy') if m in sys.modules]; "
+        "assert not bad, bad; print(v.urgency)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "red"

@@ -66,6 +66,11 @@ def test_time_words_decide_red_versus_orange() -> None:
     assert assess("我爸经常打我").floor is not Urgency.RED
 
 
+def test_hyperbole_with_real_distress_is_not_raised_to_orange() -> None:
+    # the brief's convention: "作业多到想死，真的好烦好累，每天都哭" is yellow/mental_health (the model's call)
+    assert assess("作业多到想死，真的好烦好累，每天都哭").floor is Urgency.BLUE
+
+
 def test_wish_to_die_without_a_plan_is_at_least_orange() -> None:
     result = assess("我不想活了")
     assert result.floor is Urgency.ORANGE and result.category is Category.SUICIDE_SELFHARM
@@ -90,3 +95,60 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
     text = filler + "其实我已经把安眠药攒好了，今晚就结束吧。" + filler
     assert len(text) > 2000
     assert assess(text).floor is Urgency.RED
+
+
+# --------------------------------------------------------------- precision rules (each with a positive example)
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        # "现在" in a story about the past is "these days", not "now"
+        ("我现在就站在楼顶，不想活了", "我女儿以前割过腕现在还在吃药，最近又说活着没意思"),
+        ("我爸现在正在打我", "我记得七岁第一次被打，现在伤疤还在，那时候经常挨打"),
+        # a last message or a will speaks for itself; one written long ago does not
+        ("这是我写给这个世界的最后一条消息", "我以前写过遗书，后来撕了，现在好多了"),
+        ("永别了，晚安", "毕业了，和同学说再见有点舍不得"),
+        # sextortion is a threat about intimate images, not any photo that was posted
+        ("他说不给钱就把我的裸照发出去", "被打的视频被他们发到抖音上了，好几千人看过"),
+        # a missing child, not a lost cat, and not one already found again
+        ("我儿子在公园不见了，找了一个小时", "我家的猫走丢三天了，好想它"),
+        ("有人抢孩子！！", "孩子在商场跑丢了五分钟，最后在玩具店找到了"),
+        # a child who cannot find their parent, written in pinyin
+        ("wo zhao bu dao ma ma le", "wo xiang ma ma le"),
+        # locked in by someone else, not shutting oneself in
+        ("我被后妈关在厕所里了出不去", "她知道后把自己关在屋里两天不说话"),
+        # a medical emergency, not a panic attack described afterwards
+        ("弟弟喘不上气了嘴唇发紫", "最近很容易紧张，心跳好快，喘不上气，去医院又查不出什么"),
+        # violence now, not a question about the law
+        ("我爸又在家暴我妈，现在还在砸东西", "父母打孩子到底违不违法？现在有反家暴法吗"),
+        ("打了快一个钟头了那家的小孩都没声了", "邻居家以前经常打孩子，后来搬走了"),
+        # slang for dying (寄了) is red with a farewell, not when it is about an exam
+        ("我今晚就要寄了，谢谢这些年一直陪我聊天的你们", "期末马上就要寄了，谢谢老师的照顾"),
+        # two farewells in a row, and a farewell thought of last week but meant for today
+        ("以后哪里都不会去了，谢谢你这一年对我的照顾", "谢谢你们的陪伴，晚安"),
+        ("上周就决定了，今天是最后一天", "上周就决定了，今天是暑假最后一天去游乐园"),
+        ("wo mi lu le, zhe li hao hei", "wo xiang chi mi fan"),
+        # an overdose taking effect; on a roof with nothing else said
+        ("这回真要寄了 药效上来了", "感冒药药效过了，又开始流鼻涕"),
+        ("hello? 有人吗 我在天台", "我在天台晒被子"),
+        # a threat to come in and drag someone out, now ("rn")
+        ("they r outside the gate rn，说我不出来就进来拖我", "他们说下次不出来就不带我玩了"),
+        # shame after last night, said without naming it
+        ("我觉得自己好脏 昨天晚上那个事 我洗了好几遍澡", "踢完球觉得自己好脏，回家洗了个澡"),
+        # "现在很生气" is a feeling now, not violence now; "还在打" over the years is not "正在打"
+        ("我爸现在正在打我，我好怕", "我爸打我一巴掌，就这一次，我现在很生他的气"),
+        ("救命，他还在打我妈", "现在十五岁，我爸还在打，我妈还在装看不见"),
+        # a TV series is fiction
+        ("我被后妈关在地下室了", "这部剧的反派也太狠了，把女主关在地下室"),
+        # a dream, a play, a prevention lesson, a plan made in advance, laughing
+        ("有人拿刀在门口说要砍我", "昨晚做噩梦梦见有人拿刀追我，吓醒了"),
+        ("昨天补课老师性侵了我", "我们老师今天讲了防性侵的课，讲得很好"),
+        ("我儿子在商场走丢了", "孩子走丢了第一时间应该打110还是先广播？想提前做个预案"),
+        ("弟弟喘不上气了嘴唇发紫", "他挠我痒痒，我笑到喘不上气"),
+        # hyperbole does not cancel a plan; a bleeding tooth at the dentist is not an emergency
+        ("累到想死，今晚就从楼顶跳下去", "作业多到想死，每天写到十二点，我已经哭了好几个晚上"),
+        ("我妹流了好多血，叫不醒", "今天去医院拔牙，流了好多血，医生说正常"),
+    ],
+)
+def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import numpy as np
+
+from bot.cli import build_parser
+from triage.labels import Category, Urgency, Verdict
+from triage.models.train import COST, Example, score, tune_thresholds
+
+
+def test_eval_has_a_cross_validation_mode() -> None:
+    args = build_parser().parse_args(["eval", "--cv", "--folds", "3"])
+    assert args.cv and args.folds == 3
+
+
+def test_cost_matrix_makes_red_under_triage_the_worst_error() -> None:
+    red = COST[Urgency.RED.rank]
+    assert red[Urgency.BLUE.rank] > red[Urgency.YELLOW.rank] > COST[:3].max()
+    assert red[Urgency.ORANGE.rank] > np.triu(COST, 1).max()  # red->orange costs more than any over-triage
+    assert all(COST[i, i] == 0 for i in range(4))
+
+
+def test_thresholds_respect_the_safety_floor() -> None:
+    gold = ["red", "blue", "yellow", "orange"]
+    probas = [
+        {"red": 0.05, "orange": 0.05, "yellow": 0.1, "blue": 0.8},  # a red only the safety layer sees
+        {"red": 0.0, "orange": 0.0, "yellow": 0.1, "blue": 0.9},
+        {"red": 0.0, "orange": 0.1, "yellow": 0.7, "blue": 0.2},
+        {"red": 0.1, "orange": 0.7, "yellow": 0.1, "blue": 0.1},
+    ]
+    floors = [Urgency.RED, Urgency.BLUE, Urgency.BLUE, Urgency.BLUE]
+    thresholds = tune_thresholds(gold, probas, floors)
+    assert {"red", "orange", "yellow", "red_guard"} <= set(thresholds)
+    assert np.isfinite(list(thresholds.values())).all()
+
+
+def test_score_counts_red_graded_blue_or_yellow() -> None:
+    examples = [Example("a", "red", "other"), Example("b", "red", "other"), Example("c", "blue", "other")]
+    verdicts = [
+        Verdict(Urgency.YELLOW, Category.OTHER, 1.0),
+        Verdict(Urgency.RED, Category.OTHER, 1.0),
+        Verdict(Urgency.RED, Category.OTHER, 1.0),
+    ]
+    result = score(examples, verdicts)
+    assert result.red_as_blue_or_yellow == 1 and result.red_recall == 0.5 and result.red_precision == 0.5
