@@ -30,6 +30,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.kb
+	$(BIN)/python -m bench.classify
 	$(BIN)/python -m bench.gateway
 
 clean:
