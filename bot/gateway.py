@@ -80,15 +80,22 @@ class Gateway:
         # Grading is pure and takes about a millisecond, so it runs first and the message, its grade and its
         # reply are committed together: nothing is acknowledged before that commit ("stored before answered"),
         # and a crash before it loses nothing that was accepted (WeChat retries; the web page reports an error).
-        verdict, answer = await self.grade(inbound)
-        outcome = await self.writer.run(
-            partial(store.receive, inbound=inbound, verdict=verdict, answer=answer, passive=passive)
-        )
+        outcome = await self._answer(inbound, passive=passive)
         stored.set()
         if inbound.dedupe_key is not None:
             self._answered[inbound.dedupe_key] = outcome.message_id
             if len(self._answered) > ANSWERED_MEMORY:
                 self._answered.popitem(last=False)
+        return outcome
+
+    async def _answer(self, inbound: store.Inbound, *, passive: bool, stored_id: int | None = None) -> store.Outcome:
+        """Grade, then store the message (or answer the stored ``stored_id``) with its reply in one writer job."""
+        verdict, answer = await self.grade(inbound)
+        outcome = await self.writer.run(
+            partial(
+                store.receive, inbound=inbound, verdict=verdict, answer=answer, passive=passive, stored_id=stored_id
+            )
+        )
         if not outcome.from_store:  # a retry of a message answered before has nothing new to announce
             self._publish(outcome, verdict)
         return outcome
@@ -133,13 +140,7 @@ class Gateway:
             inbound = await self.writer.run(partial(store.inbound_of, message_id=message_id))
             if inbound is None:
                 continue
-            verdict, answer = await self.grade(inbound)
-            outcome = await self.writer.run(
-                partial(
-                    store.receive, inbound=inbound, verdict=verdict, answer=answer, passive=False, stored_id=message_id
-                )
-            )
-            self._publish(outcome, verdict)
+            await self._answer(inbound, passive=False, stored_id=message_id)
         if rows:
             log.warning("recovered %d stored but unanswered messages", len(rows))
         return len(rows)

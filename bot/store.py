@@ -92,17 +92,11 @@ _cases = cast(Table, Case.__table__)
 _messages = cast(Table, Message.__table__)
 _outbox = cast(Table, OutboxItem.__table__)
 
-_FIND_BY_KEY = select(_messages.c.id, _messages.c.conversation_id, _messages.c.handled_at).where(
-    _messages.c.dedupe_key == bindparam("key")
-)
+_STORED = select(_messages.c.id, _messages.c.conversation_id, _messages.c.handled_at)
+_FIND_BY_KEY = _STORED.where(_messages.c.dedupe_key == bindparam("key"))
+_FIND_BY_ID = _STORED.where(_messages.c.id == bindparam("id"))
 _FIND_CONTACT = select(_contacts.c.id).where(
     _contacts.c.channel == bindparam("channel"), _contacts.c.external_id == bindparam("external_id")
-)
-_LATEST_CONVERSATION = (
-    select(_conversations.c.id, _conversations.c.last_message_at)
-    .where(_conversations.c.contact_id == bindparam("contact_id"))
-    .order_by(_conversations.c.id.desc())
-    .limit(1)
 )
 _OPEN_CASE = (
     select(_cases.c.id, _cases.c.urgency, _cases.c.status, _cases.c.handover_requested, _cases.c.category)
@@ -152,19 +146,6 @@ def _contact_id(conn: Connection, channel: Channel, external_id: str, now: datet
         .on_conflict_do_nothing()
     )
     return int(conn.execute(_FIND_CONTACT, params).scalar_one())
-
-
-def _conversation_id(conn: Connection, contact_id: int, now: datetime) -> int:
-    row = conn.execute(_LATEST_CONVERSATION, {"contact_id": contact_id}).first()
-    if row is not None:
-        conversation_id, last = row
-        if now - _aware(last, now) < CONVERSATION_IDLE or conn.execute(
-            _OPEN_CASE, {"conversation_id": conversation_id}
-        ).first():
-            conn.execute(_TOUCH_CONVERSATION, {"conversation_id": conversation_id, "now": now})
-            return int(conversation_id)
-    result = conn.execute(insert(_conversations).values(contact_id=contact_id, opened_at=now, last_message_at=now))
-    return _new_id(result)
 
 
 _conv2, _case2 = _conversations.alias("c2"), _cases.alias("k2")
@@ -231,7 +212,7 @@ def ingest(session: Session, inbound: Inbound) -> Ingested:
             handled = existing.handled_at is not None
             return Ingested(existing.id, existing.conversation_id, duplicate=True, handled=handled)
     now = utcnow()
-    conversation_id = _conversation_id(conn, _contact_id(conn, inbound.channel, inbound.external_id, now), now)
+    conversation_id, _case = _thread_of(conn, inbound.channel, inbound.external_id, now)
     message_id = _insert_inbound(conn, inbound, conversation_id, now, case_id=None, verdict=None, handled=False)
     return Ingested(message_id, conversation_id, duplicate=False, handled=False)
 
@@ -296,14 +277,10 @@ def receive(
     existing_id: int | None = stored_id
     conversation_id: int | None = None
     if inbound.dedupe_key is not None or stored_id is not None:
-        query = (
-            _FIND_BY_KEY
-            if stored_id is None
-            else select(_messages.c.id, _messages.c.conversation_id, _messages.c.handled_at).where(
-                _messages.c.id == stored_id
-            )
-        )
-        existing = conn.execute(query, {"key": inbound.dedupe_key}).first()
+        if stored_id is None:
+            existing = conn.execute(_FIND_BY_KEY, {"key": inbound.dedupe_key}).first()
+        else:
+            existing = conn.execute(_FIND_BY_ID, {"id": stored_id}).first()
         if existing is not None:
             if existing.handled_at is not None:  # a retry of a message already answered
                 return _outcome_of(conn, existing.id)
