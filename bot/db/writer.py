@@ -148,7 +148,9 @@ class Writer:
         started = time.perf_counter()
         # Optimistic: every job in one transaction, no SAVEPOINTs (they cost two statements per job). If a job
         # raises, the transaction is rolled back and each job runs again alone, so a failing job fails alone.
-        if not self._run_together(items):
+        if len(items) == 1:
+            self._run_alone(items[0])
+        elif not self._run_together(items):
             for item in items:
                 self._run_alone(item)
         self.stats.batches += 1
@@ -166,12 +168,8 @@ class Writer:
             with Session(self.engine, expire_on_commit=False) as session, session.begin():
                 for item in items:
                     results.append(item.job(session))
-        except Exception as exc:
-            if len(items) > 1:
-                return False
-            items[0].result, items[0].error = None, exc
-            self.stats.failed_commits += 1
-            return True
+        except Exception:
+            return False
         for item, result in zip(items, results, strict=True):
             item.result, item.error = result, None
         return True
