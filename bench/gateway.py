@@ -36,6 +36,7 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import resource
 import socket
 import statistics
 import tempfile
@@ -169,7 +170,12 @@ async def _serve(spec: ServerSpec, conn: Connection) -> None:
 
 async def _stats(app: web.Application, marks: dict[str, int], *, full: bool, rows: bool) -> dict[str, Any]:
     """CPU time of this process; for the full app, the writer's batching since the last call (and row counts)."""
-    out: dict[str, Any] = {"cpu_s": time.process_time()}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out: dict[str, Any] = {
+        "cpu_s": time.process_time(),
+        "sys_s": usage.ru_stime,
+        "switches": usage.ru_nvcsw + usage.ru_nivcsw,  # context switches: threads handing the GIL over
+    }
     if not full:  # the bare server never imports the bot package
         return out
     from bot import db
@@ -251,6 +257,8 @@ class Run:
     completed_in_window: int = 0
     client_cpu: float = 0.0  # fraction of one core, measured window
     server_cpu: float = 0.0
+    server_sys: float = 0.0  # the part of server_cpu spent in the kernel
+    server_switches: int = 0
     replies: Counter[str] = field(default_factory=Counter)
     batch_sizes: list[int] = field(default_factory=list)
 
@@ -347,20 +355,22 @@ async def drive(
                 run.latencies.append(done - sent_at)
                 run.replies[kind] += 1
 
-    async def cpu_marks() -> tuple[float, float, float, float]:
+    async def cpu_marks() -> tuple[float, float, dict[str, Any], dict[str, Any]]:
         await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
         c0, s0 = time.process_time(), await asyncio.to_thread(server.ask, "stats")
         await asyncio.sleep(max(0.0, stop_at - time.perf_counter()))
         c1, s1 = time.process_time(), await asyncio.to_thread(server.ask, "stats")
         run.batch_sizes = s1.get("batch_sizes", [])  # the window, plus the few batches of a worker's last request
-        return c0, c1, s0["cpu_s"], s1["cpu_s"]
+        return c0, c1, s0, s1
 
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         marks = asyncio.create_task(cpu_marks())
         await asyncio.gather(*(worker(i, session) for i in range(concurrency)))
         c0, c1, s0, s1 = await marks
     run.client_cpu = (c1 - c0) / seconds
-    run.server_cpu = (s1 - s0) / seconds
+    run.server_cpu = (s1["cpu_s"] - s0["cpu_s"]) / seconds
+    run.server_sys = (s1["sys_s"] - s0["sys_s"]) / seconds
+    run.server_switches = s1["switches"] - s0["switches"]
     return run
 
 
@@ -385,6 +395,8 @@ def run_row(round_no: int, run: Run) -> list[object]:
         f"{max(run.latencies) * MS:.1f}" if run.latencies else "-",
         f"{run.server_cpu:.0%}",
         f"{run.cpu_ms_per_reply:.2f}",
+        f"{run.server_sys / run.server_cpu:.0%}" if run.server_cpu else "-",
+        f"{run.server_switches / run.completed_in_window:.1f}" if run.completed_in_window else "-",
         f"{run.client_cpu:.0%}",
         batching,
     ]
@@ -458,6 +470,8 @@ def main() -> None:
         "max (ms)",
         "server CPU (1 core)",
         "server CPU ms/msg",
+        "of it kernel",
+        "switches/msg",
         "client CPU",
         "jobs/commit mean / max",
     ]
