@@ -1,8 +1,12 @@
 """The message pipeline shared by every channel: store, grade, decide, record.
 
-1. The classifier grades text (on the event loop for short messages, which
-   take about a millisecond; in a worker thread for long ones) and, for blue
-   messages, the knowledge base answers. Both are pure.
+1. The classifier grades text and, for blue messages, the knowledge base
+   answers. Both are pure. Short messages are graded on the event loop, a
+   round at a time: every message that reached the grading step in one turn
+   of the loop is graded in one callback, back to back, instead of each
+   between HTTP parsing and database work. The model's vocabularies and the
+   index then stay in the CPU caches: under load this halves the time per
+   message (bench/gateway). Long messages are graded in a worker thread.
 2. ``store.receive``, one writer job: the message is deduplicated by its key
    and stored, the conversation policy runs on the current case state, and
    the message, its grade, the reply, the case change and the outbox rows are
@@ -45,6 +49,55 @@ class Pending:
     duplicate: bool = False
 
 
+GradeResult = tuple[Verdict, Answer | None]
+
+
+class _RoundGrader:
+    """Grades short texts in rounds: one loop callback per round, for every text queued before it ran."""
+
+    def __init__(self, classifier: Classifier, kb: KnowledgeBase) -> None:
+        self.classifier = classifier
+        self.kb = kb
+        self._queued: list[tuple[str, asyncio.Future[GradeResult]]] = []
+        self.rounds = 0
+        self.graded = 0
+
+    def grade(self, text: str) -> asyncio.Future[GradeResult]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[GradeResult] = loop.create_future()
+        self._queued.append((text, future))
+        if len(self._queued) == 1:
+            loop.call_soon(self._run_round)  # after the tasks already scheduled in this turn have queued theirs
+        return future
+
+    def _run_round(self) -> None:
+        queued, self._queued = self._queued, []
+        self.rounds += 1
+        self.graded += len(queued)
+        # Two passes (all grades, then all answers) keep one model's data in the caches at a time.
+        verdicts = [_classify_safely(self.classifier, text) for text, _ in queued]
+        for (text, future), verdict in zip(queued, verdicts, strict=True):
+            answer = _answer_safely(self.kb, text) if verdict.urgency is Urgency.BLUE else None
+            if not future.done():  # a cancelled waiter (its request went away) needs nothing
+                future.set_result((verdict, answer))
+
+
+def _classify_safely(classifier: Classifier, text: str) -> Verdict:
+    try:
+        return classifier.classify(text)
+    except Exception:  # never lose a message to a classifier bug: send it to a person
+        log.exception("classifier failed; escalating to a person")
+        return FALLBACK_VERDICT
+
+
+def _answer_safely(kb: KnowledgeBase, text: str) -> Answer | None:
+    try:
+        return kb.answer(text)
+    except Exception:  # no answer is better than no reply: the policy then offers 12355 and a person
+        log.exception("knowledge base failed")
+        return None
+
+
 class Gateway:
     """Store → grade → decide → record, for every channel."""
 
@@ -56,6 +109,7 @@ class Gateway:
         self._inflight: dict[str, Pending] = {}
         # Dedupe keys this process answered recently → message id (WeChat retries within ~15 s).
         self._answered: OrderedDict[str, int] = OrderedDict()
+        self.grader = _RoundGrader(classifier, kb)
 
     def submit(self, inbound: store.Inbound, *, passive: bool) -> Pending:
         """Start processing ``inbound`` (or join the attempt already in flight for its key)."""
@@ -109,15 +163,10 @@ class Gateway:
         if inbound.incoming.kind is not Kind.TEXT:
             return None, None
         text = inbound.incoming.text
-        try:
-            if len(text) > LONG_TEXT_CHARS:
-                verdict = await asyncio.to_thread(self.classifier.classify, text)
-            else:
-                verdict = self.classifier.classify(text)
-        except Exception:  # never lose a message to a classifier bug: send it to a person
-            log.exception("classifier failed; escalating to a person")
-            verdict = FALLBACK_VERDICT
-        answer = self.kb.answer(text) if verdict.urgency is Urgency.BLUE else None
+        if len(text) <= LONG_TEXT_CHARS:
+            return await self.grader.grade(text)
+        verdict = await asyncio.to_thread(_classify_safely, self.classifier, text)
+        answer = await asyncio.to_thread(_answer_safely, self.kb, text) if verdict.urgency is Urgency.BLUE else None
         return verdict, answer
 
     def _publish(self, outcome: store.Outcome, verdict: Verdict | None) -> None:

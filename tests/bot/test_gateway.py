@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import Any
 
 from bot import store
 from bot.app import create_app
 from bot.db.models import Channel, Direction, Message, MessageKind, OutboxItem, OutboxStatus
+from bot.gateway import FALLBACK_VERDICT, _RoundGrader
 from bot.keys import GATEWAY, WRITER
 from bot.settings import Settings
 from triage import Classifier
@@ -74,3 +76,33 @@ async def test_a_red_flag_deep_in_a_long_message(make_client: MakeClient, peer: 
     reply = peer.read_reply(await response.read())
     assert reply is not None and "你现在安全吗" in reply["Content"]
     assert queue(client)[0].urgency is Urgency.RED
+
+
+class FlakyClassifier(Classifier):
+    """The real model, except that it fails on one text."""
+
+    def __init__(self, real: Classifier, poison: str) -> None:
+        self.real, self.poison = real, poison
+
+    def classify(self, text: str) -> Any:
+        if text == self.poison:
+            raise RuntimeError("a bug on this one message")
+        return self.real.classify(text)
+
+
+async def test_messages_arriving_together_are_graded_in_one_round_with_the_same_verdicts(
+    classifier: Classifier, kb: Any
+) -> None:
+    texts = ["你好", RED_TEXT, "未成年人是指多大年纪以下的人？", "爸妈天天吵架，我心里很难受", "会崩溃的消息"]
+    grader = _RoundGrader(FlakyClassifier(classifier, poison="会崩溃的消息"), kb)
+    results = await asyncio.gather(*(grader.grade(t) for t in texts))
+    assert (grader.rounds, grader.graded) == (1, len(texts))
+    for text, (verdict, answer) in zip(texts[:-1], results[:-1], strict=True):
+        assert verdict == classifier.classify(text)
+        assert (answer is not None) == (verdict.urgency is Urgency.BLUE)
+    assert results[1][0].urgency is Urgency.RED
+    # One failing message does not take the round down with it: it goes to a person.
+    assert results[-1] == (FALLBACK_VERDICT, None)
+    # A later message starts a new round.
+    await grader.grade("谢谢")
+    assert (grader.rounds, grader.graded) == (2, len(texts) + 1)
