@@ -2,7 +2,8 @@
 
 They run inside the group-commit writer (``bot.db.writer``) — each call is one
 job in a batch — or, for reads, in a worker thread. The per-message path
-(:func:`receive`) uses Core statements on the session's connection.
+(:func:`receive`) runs its statements prepared (``bot.db.prepared``) on the
+driver's cursor; the rest use Core statements or the ORM.
 The conversation policy (``bot.conversation``) decides; these functions only
 read the state it needs and write down what it decided.
 """
@@ -31,6 +32,7 @@ from bot.db.models import (
     OutboxStatus,
     utcnow,
 )
+from bot.db.prepared import Prepared
 from knowledge import Answer
 from triage.labels import Category, Urgency, Verdict
 from triage.queue import CaseStatus, raise_urgency, transition
@@ -85,7 +87,8 @@ class Ingested:
 
 
 # Tables, for Core statements: the gateway's hot path writes with Core, not the ORM unit of work, which costs
-# several times more Python per row (measured by bench/gateway: ~5.7 ms of writer time per message with the ORM).
+# several times more Python per row (measured by bench/gateway: ~5.7 ms of writer time per message with the ORM),
+# and its statements run prepared on the driver's cursor (``bot.db.prepared``).
 _contacts = cast(Table, Contact.__table__)
 _conversations = cast(Table, Conversation.__table__)
 _cases = cast(Table, Case.__table__)
@@ -93,8 +96,8 @@ _messages = cast(Table, Message.__table__)
 _outbox = cast(Table, OutboxItem.__table__)
 
 _STORED = select(_messages.c.id, _messages.c.conversation_id, _messages.c.handled_at)
-_FIND_BY_KEY = _STORED.where(_messages.c.dedupe_key == bindparam("key"))
-_FIND_BY_ID = _STORED.where(_messages.c.id == bindparam("id"))
+_FIND_BY_KEY = Prepared(_STORED.where(_messages.c.dedupe_key == bindparam("key")))
+_FIND_BY_ID = Prepared(_STORED.where(_messages.c.id == bindparam("id")))
 _FIND_CONTACT = select(_contacts.c.id).where(
     _contacts.c.channel == bindparam("channel"), _contacts.c.external_id == bindparam("external_id")
 )
@@ -110,18 +113,47 @@ _TOUCH_CONVERSATION = (
     .values(last_message_at=bindparam("now"))
 )
 
-# Built once: constructing a statement per call is most of Core's cost on this path.
-_INSERT_MESSAGE = insert(_messages)
-_INSERT_OUTBOX = insert(_outbox)
-_CLAIM_PASSIVE = (
+_MESSAGE_COLUMNS = (
+    "conversation_id",
+    "case_id",
+    "direction",
+    "author",
+    "kind",
+    "dedupe_key",
+    "text",
+    "media_ref",
+    "created_at",
+    "reply_to_id",
+    "handled_at",
+    "urgency",
+    "category",
+    "confidence",
+    "signals",
+)
+_OUTBOX_COLUMNS = ("message_id", "openid", "text", "part", "status", "attempts", "next_attempt_at", "created_at")
+_INSERT_MESSAGE = Prepared(
+    insert(_messages)
+    .values({c: bindparam(c, type_=_messages.c[c].type) for c in _MESSAGE_COLUMNS})
+    .returning(_messages.c.id)
+)
+_INSERT_OUTBOX = Prepared(
+    insert(_outbox).values({c: bindparam(c, type_=_outbox.c[c].type) for c in _OUTBOX_COLUMNS}).returning(_outbox.c.id)
+)
+_CLAIM_PASSIVE = Prepared(
     update(_outbox)
     .where(_outbox.c.id == bindparam("outbox_id"), _outbox.c.status == OutboxStatus.HELD)
-    .values(status=OutboxStatus.PASSIVE, sent_at=bindparam("now"))
+    .values(status=OutboxStatus.PASSIVE, sent_at=bindparam("now", type_=_outbox.c.sent_at.type))
 )
 
 
 def _dialect_insert(conn: Connection) -> type[sqlite.Insert] | type[postgresql.Insert]:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert  # type: ignore[return-value]
+
+
+def _inserted_id(statement: Prepared, conn: Connection, params: dict[str, Any]) -> int:
+    row = statement.first(conn, params)  # INSERT … RETURNING id
+    assert row is not None
+    return int(row[0])
 
 
 def _new_id(result: CursorResult[Any]) -> int:
@@ -159,7 +191,7 @@ _open_case_of_latest = (
     .scalar_subquery()
 )
 # One round trip for the common case: the contact, its latest conversation and that conversation's open case.
-_THREAD = (
+_THREAD = Prepared(
     select(
         _contacts.c.id.label("contact_id"),
         _conversations.c.id.label("conversation_id"),
@@ -179,22 +211,22 @@ _THREAD = (
 _TOUCH_EVERY = timedelta(minutes=5)
 
 
-def _thread_of(conn: Connection, channel: Channel, external_id: str, now: datetime) -> tuple[int, Any]:
-    """(conversation id, its open case row or None) for a contact; creates the contact or conversation if needed.
-
-    The case row has ``id``, ``urgency``, ``status`` and ``handover_requested``.
-    """
-    row = conn.execute(_THREAD, {"channel": channel, "external_id": external_id}).first()
+def _thread_of(
+    conn: Connection, channel: Channel, external_id: str, now: datetime
+) -> tuple[int, policy.CaseState | None]:
+    """(conversation id, its open case or None) for a contact; creates the contact or conversation if needed."""
+    row = _THREAD.first(conn, {"channel": channel, "external_id": external_id})
     if row is None:
         contact_id = _contact_id(conn, channel, external_id, now)
     else:
-        contact_id = row.contact_id
-        if row.conversation_id is not None:
-            idle = now - _aware(row.last_message_at, now)
-            if row.id is not None or idle < CONVERSATION_IDLE:
+        contact_id, conversation_id, last_message_at, case_id, urgency, status, handover = row
+        if conversation_id is not None:
+            idle = now - _aware(last_message_at, now)
+            if case_id is not None or idle < CONVERSATION_IDLE:
                 if idle > _TOUCH_EVERY:
-                    conn.execute(_TOUCH_CONVERSATION, {"conversation_id": row.conversation_id, "now": now})
-                return int(row.conversation_id), row if row.id is not None else None
+                    conn.execute(_TOUCH_CONVERSATION, {"conversation_id": conversation_id, "now": now})
+                case = policy.CaseState(case_id, urgency, status, bool(handover)) if case_id is not None else None
+                return int(conversation_id), case
     result = conn.execute(insert(_conversations).values(contact_id=contact_id, opened_at=now, last_message_at=now))
     return _new_id(result), None
 
@@ -207,10 +239,10 @@ def ingest(session: Session, inbound: Inbound) -> Ingested:
     """
     conn = session.connection()
     if inbound.dedupe_key is not None:
-        existing = conn.execute(_FIND_BY_KEY, {"key": inbound.dedupe_key}).first()
+        existing = _FIND_BY_KEY.first(conn, {"key": inbound.dedupe_key})
         if existing is not None:
-            handled = existing.handled_at is not None
-            return Ingested(existing.id, existing.conversation_id, duplicate=True, handled=handled)
+            message_id, conversation_id, handled_at = existing
+            return Ingested(message_id, conversation_id, duplicate=True, handled=handled_at is not None)
     now = utcnow()
     conversation_id, _case = _thread_of(conn, inbound.channel, inbound.external_id, now)
     message_id = _insert_inbound(conn, inbound, conversation_id, now, case_id=None, verdict=None, handled=False)
@@ -241,7 +273,7 @@ def _insert_inbound(
         "handled_at": now if handled else None,
         **_verdict_columns(verdict),
     }
-    return _new_id(conn.execute(_INSERT_MESSAGE, params))
+    return _inserted_id(_INSERT_MESSAGE, conn, params)
 
 
 def _verdict_columns(verdict: Verdict | None) -> dict[str, object]:
@@ -278,21 +310,23 @@ def receive(
     conversation_id: int | None = None
     if inbound.dedupe_key is not None or stored_id is not None:
         if stored_id is None:
-            existing = conn.execute(_FIND_BY_KEY, {"key": inbound.dedupe_key}).first()
+            existing = _FIND_BY_KEY.first(conn, {"key": inbound.dedupe_key})
         else:
-            existing = conn.execute(_FIND_BY_ID, {"id": stored_id}).first()
+            existing = _FIND_BY_ID.first(conn, {"id": stored_id})
         if existing is not None:
-            if existing.handled_at is not None:  # a retry of a message already answered
-                return _outcome_of(conn, existing.id)
-            existing_id, conversation_id = existing.id, existing.conversation_id
+            found_id, found_conversation, handled_at = existing
+            if handled_at is not None:  # a retry of a message already answered
+                return _outcome_of(conn, found_id)
+            existing_id, conversation_id = found_id, found_conversation
+    case: policy.CaseState | None
     if conversation_id is None:
         conversation_id, case = _thread_of(conn, inbound.channel, inbound.external_id, now)
     else:
-        case = conn.execute(_OPEN_CASE, {"conversation_id": conversation_id}).first()  # recovery: rare
-    state = policy.CaseState(case.id, case.urgency, case.status, case.handover_requested) if case else None
-    decision = policy.decide(inbound.incoming, verdict, answer, state)
+        row = conn.execute(_OPEN_CASE, {"conversation_id": conversation_id}).first()  # recovery: rare
+        case = policy.CaseState(row.id, row.urgency, row.status, row.handover_requested) if row else None
+    decision = policy.decide(inbound.incoming, verdict, answer, case)
 
-    case_id: int | None = case.id if case is not None else None
+    case_id: int | None = case.case_id if case is not None else None
     case_opened = False
     if decision.open_case and case is None:
         assert decision.case_urgency is not None and decision.case_category is not None
@@ -323,7 +357,7 @@ def receive(
             if case.status is CaseStatus.FOLLOW_UP:
                 changes.update(status=transition(case.status, CaseStatus.WAITING), waiting_since=now)
         if changes:
-            conn.execute(update(_cases).where(_cases.c.id == case.id).values(updated_at=now, **changes))
+            conn.execute(update(_cases).where(_cases.c.id == case.case_id).values(updated_at=now, **changes))
 
     if decision.subscribe or decision.unsubscribe:
         contact = select(_conversations.c.contact_id).where(_conversations.c.id == conversation_id).scalar_subquery()
@@ -347,8 +381,9 @@ def receive(
     reply_text = policy.sanitize_reply(decision.reply) if decision.reply else None
     if reply_text:
         wechat = inbound.channel is Channel.WECHAT
-        result = conn.execute(
+        reply_id = _inserted_id(
             _INSERT_MESSAGE,
+            conn,
             {
                 "conversation_id": conversation_id,
                 "case_id": attached_case,
@@ -364,7 +399,6 @@ def receive(
                 **_verdict_columns(None),
             },
         )
-        reply_id = _new_id(result)
         if wechat:
             passive_id = _queue_outbox(conn, reply_id, inbound.external_id, reply_text, now, hold_first=passive)
     return Outcome(
@@ -387,8 +421,9 @@ def _queue_outbox(
     held_id: int | None = None
     for index, part in enumerate(policy.split_utf8(text)):
         held = hold_first and index == 0
-        result = conn.execute(
+        outbox_id = _inserted_id(
             _INSERT_OUTBOX,
+            conn,
             {
                 "message_id": message_id,
                 "openid": openid,
@@ -401,7 +436,7 @@ def _queue_outbox(
             },
         )
         if held:
-            held_id = _new_id(result)
+            held_id = outbox_id
     return held_id
 
 
@@ -445,8 +480,7 @@ def stored_outcome(session: Session, message_id: int) -> Outcome | None:
 
 def claim_passive(session: Session, outbox_id: int) -> bool:
     """Mark a HELD reply as delivered passively; False if the outbox already released it."""
-    result = session.connection().execute(_CLAIM_PASSIVE, {"outbox_id": outbox_id, "now": utcnow()})
-    return bool(result.rowcount)
+    return _CLAIM_PASSIVE.rowcount(session.connection(), {"outbox_id": outbox_id, "now": utcnow()}) > 0
 
 
 def release_held(session: Session, outbox_id: int) -> None:
