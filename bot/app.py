@@ -10,6 +10,7 @@ are composed here, once.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -31,6 +32,9 @@ from triage import Classifier
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
+# Objects a young collection waits for (CPython's default: 700). Each young collection walks every object still
+# alive from the requests in flight, so collecting less often costs less in all: see ``frozen_heap_ctx``.
+GC_YOUNG_THRESHOLD = 10_000
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -93,6 +97,23 @@ async def gateway_ctx(app: web.Application) -> AsyncIterator[None]:
     await dispatcher.stop()
 
 
+async def frozen_heap_ctx(_app: web.Application) -> AsyncIterator[None]:
+    """Move everything loaded at start-up out of the cyclic garbage collector's way.
+
+    The model's vocabularies, the search index and the libraries are ~130k objects that live as long as the
+    process, and every full collection walked them all: pauses of up to 125 ms under load (bench/gateway,
+    measured with ``gc.callbacks``), felt by every request in flight. ``gc.freeze`` keeps them out of every
+    later collection; a collection first, so that no start-up garbage is frozen with them.
+    """
+    gc.collect()
+    gc.freeze()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *thresholds[1:])
+    yield
+    gc.set_threshold(*thresholds)
+    gc.unfreeze()
+
+
 @web.middleware
 async def security_headers(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -122,7 +143,7 @@ def create_app(
         app[KNOWLEDGE] = knowledge_base
     app[WECHAT] = WeChatConfig.build(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     app[CHAT_LIMITER] = RateLimiter(chat.RATE_BURST, chat.RATE_PER_S)
-    app.cleanup_ctx.extend([database_ctx, knowledge_ctx, classifier_ctx, gateway_ctx])
+    app.cleanup_ctx.extend([database_ctx, knowledge_ctx, classifier_ctx, gateway_ctx, frozen_heap_ctx])
     for module in (health, wechat, chat):
         app.add_routes(module.routes)
     return app
