@@ -25,6 +25,9 @@ Set-up (what makes the two comparable):
   is printed, then the medians. Client CPU % near 100 would mean the load generator, not the server, limits.
   "server CPU ms/msg" (the server process's CPU time over the window / replies) is the figure least moved by
   other processes sharing the machine; a server CPU % well under 100 means something else took the core.
+  Also per round: the kernel's share of the server's CPU, context switches per message (the event loop and
+  the writer thread handing the GIL to each other), and the server's garbage-collection pauses in the window
+  (``gc.callbacks``): how many, and the longest.
 
 Run: ``python -m bench.gateway [--seconds 8] [--concurrency 50] [--rounds 3] [--aes] [--quick]``.
 """
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import multiprocessing as mp
 import os
@@ -133,7 +137,19 @@ def serve(spec: ServerSpec, conn: Connection) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         filename=Path(spec.data_dir) / f"server-{spec.kind}.log",
     )
+    gc.callbacks.append(_time_gc)
     asyncio.run(_serve(spec, conn))
+
+
+GC_PAUSES: list[float] = []  # seconds of each cyclic garbage collection in this server process
+_gc_started: list[float] = [0.0]
+
+
+def _time_gc(phase: str, _info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        GC_PAUSES.append(time.perf_counter() - _gc_started[0])
 
 
 async def _serve(spec: ServerSpec, conn: Connection) -> None:
@@ -175,7 +191,9 @@ async def _stats(app: web.Application, marks: dict[str, int], *, full: bool, row
         "cpu_s": time.process_time(),
         "sys_s": usage.ru_stime,
         "switches": usage.ru_nvcsw + usage.ru_nivcsw,  # context switches: threads handing the GIL over
+        "gc_pauses": GC_PAUSES[marks.get("gc_index", 0) :],  # since the last call: the window, at the second
     }
+    marks["gc_index"] = len(GC_PAUSES)
     if not full:  # the bare server never imports the bot package
         return out
     from bot import db
@@ -259,6 +277,7 @@ class Run:
     server_cpu: float = 0.0
     server_sys: float = 0.0  # the part of server_cpu spent in the kernel
     server_switches: int = 0
+    gc_pauses: list[float] = field(default_factory=list)
     replies: Counter[str] = field(default_factory=Counter)
     batch_sizes: list[int] = field(default_factory=list)
 
@@ -371,6 +390,7 @@ async def drive(
     run.server_cpu = (s1["cpu_s"] - s0["cpu_s"]) / seconds
     run.server_sys = (s1["sys_s"] - s0["sys_s"]) / seconds
     run.server_switches = s1["switches"] - s0["switches"]
+    run.gc_pauses = s1["gc_pauses"]
     return run
 
 
@@ -397,6 +417,7 @@ def run_row(round_no: int, run: Run) -> list[object]:
         f"{run.cpu_ms_per_reply:.2f}",
         f"{run.server_sys / run.server_cpu:.0%}" if run.server_cpu else "-",
         f"{run.server_switches / run.completed_in_window:.1f}" if run.completed_in_window else "-",
+        f"{len(run.gc_pauses)} / {max(run.gc_pauses, default=0.0) * MS:.1f}",
         f"{run.client_cpu:.0%}",
         batching,
     ]
@@ -472,6 +493,7 @@ def main() -> None:
         "server CPU ms/msg",
         "of it kernel",
         "switches/msg",
+        "GC pauses n / max (ms)",
         "client CPU",
         "jobs/commit mean / max",
     ]
