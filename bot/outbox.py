@@ -11,7 +11,10 @@ and records the result:
 - errcode 45015 (the person has not written for 48 hours) → ``EXPIRED``:
   recorded, never retried;
 - anything else (timeout, network, other errcodes) → back to ``PENDING`` with
-  exponential backoff, ``FAILED`` after :data:`MAX_ATTEMPTS`.
+  exponential backoff (2 s, 4 s … then every 10 minutes), ``FAILED`` only when
+  the next try would fall outside :data:`DELIVERY_WINDOW` (48 hours, WeChat's
+  own window for customer-service messages). An outage of the API for hours
+  delays a reply; it does not lose it.
 
 Operator replies (a later capability) enter the same table.
 """
@@ -23,7 +26,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
@@ -36,7 +39,9 @@ from triage.queue import InvalidTransition
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+# WeChat accepts customer-service messages for 48 hours after the person last wrote; a reply is queued when they
+# write (or an operator answers them), so past 48 hours from its queueing it can no longer be delivered.
+DELIVERY_WINDOW = timedelta(hours=48)
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 600.0
 LEASE = timedelta(seconds=60)
@@ -184,13 +189,17 @@ def record_result(
     elif error.errcode == ERR_OUT_OF_WINDOW:
         item.status = check_transition(item.status, OutboxStatus.EXPIRED)
         item.last_error = "45015 outside the 48-hour window"
-    elif item.attempts >= MAX_ATTEMPTS:
+    elif now + backoff(item.attempts) > _aware(item.created_at) + DELIVERY_WINDOW:
         item.status, item.last_error = check_transition(item.status, OutboxStatus.FAILED), str(error)[:200]
     else:
         item.status = check_transition(item.status, OutboxStatus.PENDING)
         item.next_attempt_at = now + backoff(item.attempts)
         item.last_error = str(error)[:200]
     return item.status
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite returns naive UTC
 
 
 def counts(session: Session) -> dict[str, int]:

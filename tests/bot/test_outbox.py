@@ -43,8 +43,8 @@ from bot.handlers import wechat as wechat_handler
 from bot.keys import DISPATCHER, WRITER
 from bot.outbox import (
     BACKOFF_MAX_S,
+    DELIVERY_WINDOW,
     LEASE,
-    MAX_ATTEMPTS,
     OUTBOX_TRANSITIONS,
     Dispatcher,
     SendError,
@@ -368,13 +368,14 @@ async def test_timeout_goes_back_to_pending_with_backoff_then_delivers(
 
 
 @pytest.mark.parametrize("mode", ["error", "http500"])
-async def test_transient_errors_retry_with_growing_backoff_then_fail(
+async def test_transient_errors_retry_with_growing_backoff_until_the_delivery_window_closes(
     writer: Writer, engine: Engine, api: FakeWeChatAPI, clock: Clock, mode: str
 ) -> None:
     api.mode = mode
     outbox_id = await writer.run(job(openid=OPENID, text=f"系统繁忙重试（测试 {mode}）", next_attempt_at=clock()))
+    queued_at = item(engine, outbox_id).created_at
     sender = dispatcher(writer, api, clock)
-    for attempt in range(1, MAX_ATTEMPTS):
+    for attempt in range(1, 12):  # 2 s, 4 s … 512 s, then capped at 10 minutes
         assert await sender.run_once() == 1
         row = item(engine, outbox_id)
         assert row.status is OutboxStatus.PENDING and row.attempts == attempt
@@ -383,12 +384,36 @@ async def test_transient_errors_retry_with_growing_backoff_then_fail(
         clock.advance(backoff(attempt) - timedelta(seconds=1))
         assert await sender.run_once() == 0  # still backing off
         clock.advance(timedelta(seconds=1))
+    assert backoff(10) == backoff(11) == timedelta(minutes=10)
+    # Two days on, the next try would fall outside WeChat's 48-hour window: now it fails, and stays failed.
+    clock.advance(naive(queued_at) + DELIVERY_WINDOW - timedelta(minutes=5) - naive(clock()))
     assert await sender.run_once() == 1
     row = item(engine, outbox_id)
-    assert row.status is OutboxStatus.FAILED and row.attempts == MAX_ATTEMPTS
+    assert row.status is OutboxStatus.FAILED and row.attempts == 12
     clock.advance(timedelta(days=1))
     assert await sender.run_once() == 0
-    assert len(api.received) == MAX_ATTEMPTS and api.delivered == []
+    assert len(api.received) == 12 and api.delivered == []
+
+
+async def test_an_outage_of_hours_delays_a_reply_and_does_not_lose_it(
+    writer: Writer, engine: Engine, api: FakeWeChatAPI, clock: Clock
+) -> None:
+    api.mode = "http500"
+    outbox_id = await writer.run(job(openid=OPENID, text="停机三小时后的回复（测试）", next_attempt_at=clock()))
+    sender = dispatcher(writer, api, clock)
+    tries = 0
+    outage_ends = clock() + timedelta(hours=3)
+    while clock() < outage_ends:
+        tries += await sender.run_once()
+        assert item(engine, outbox_id).status is OutboxStatus.PENDING
+        clock.advance(timedelta(minutes=1))
+    assert 20 <= tries <= 30  # every ten minutes once the backoff is capped, not a storm of retries
+    api.mode = "ok"
+    clock.advance(timedelta(minutes=10))
+    assert await sender.run_once() == 1
+    row = item(engine, outbox_id)
+    assert row.status is OutboxStatus.SENT and row.attempts == tries + 1
+    assert "停机三小时后的回复（测试）" in contents(api.wait_for(1, delivered=True))
 
 
 async def test_token_fetch_is_bounded_by_the_send_timeout(api: FakeWeChatAPI) -> None:
