@@ -561,6 +561,8 @@ def main() -> None:
         f"{final.get('failed_commits', 0)} failed commits"
     )
     print("server log lines: " + (", ".join(f"{k} {n:,}" for k, n in sorted(log_levels.items())) or "none"))
+    if errors or stored != sent_full:
+        raise SystemExit(1)  # numbers from a run that lost or broke requests are not numbers
 
 
 async def measure(args: argparse.Namespace, bare: Server, full: Server, aes_key: str) -> list[tuple[int, Run]]:
