@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 ANSWERED_MEMORY = 10_000
 LONG_TEXT_CHARS = 240  # longer messages are graded in a worker thread
+# At most this many messages per grading round (~0.3 ms each): a larger backlog is graded over several turns of the
+# loop, so that replies already decided are written out in between.
+ROUND_MAX = 64
 FALLBACK_VERDICT = Verdict(Urgency.ORANGE, Category.OTHER, 0.0, {}, ("分类失败: 转人工复核",))
 
 
@@ -71,7 +74,9 @@ class _RoundGrader:
         return future
 
     def _run_round(self) -> None:
-        queued, self._queued = self._queued, []
+        queued, self._queued = self._queued[:ROUND_MAX], self._queued[ROUND_MAX:]
+        if self._queued:
+            asyncio.get_running_loop().call_soon(self._run_round)
         self.rounds += 1
         self.graded += len(queued)
         # Two passes (all grades, then all answers) keep one model's data in the caches at a time.

@@ -9,7 +9,7 @@ from typing import Any
 from bot import store
 from bot.app import create_app
 from bot.db.models import Channel, Direction, Message, MessageKind, OutboxItem, OutboxStatus
-from bot.gateway import FALLBACK_VERDICT, _RoundGrader
+from bot.gateway import FALLBACK_VERDICT, ROUND_MAX, _RoundGrader
 from bot.keys import GATEWAY, WRITER
 from bot.settings import Settings
 from triage import Classifier
@@ -106,3 +106,11 @@ async def test_messages_arriving_together_are_graded_in_one_round_with_the_same_
     # A later message starts a new round.
     await grader.grade("谢谢")
     assert (grader.rounds, grader.graded) == (2, len(texts) + 1)
+
+
+async def test_a_backlog_is_graded_over_several_turns_of_the_loop(classifier: Classifier, kb: Any) -> None:
+    grader = _RoundGrader(classifier, kb)
+    backlog = [f"你好，第{i}条" for i in range(ROUND_MAX * 2 + 1)]
+    results = await asyncio.gather(*(grader.grade(t) for t in backlog))
+    assert (grader.rounds, grader.graded) == (3, len(backlog))
+    assert [v for v, _ in results] == [classifier.classify(t) for t in backlog]  # in order, none dropped
