@@ -24,8 +24,9 @@ def _configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # Library chatter (index building, migration plugins) is not operational news.
-    for noisy in ("bm25s", "alembic", "jieba"):
+    # Library chatter (index building, migration plugins, token fetches) is not operational news; and urllib3
+    # logs request URLs at DEBUG, where WeChat's token URL carries the AppSecret.
+    for noisy in ("bm25s", "alembic", "wechatpy", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
 
 

@@ -29,6 +29,7 @@ from bot import store
 from bot.conversation import Kind
 from bot.db.writer import Writer
 from bot.events import CaseEvent, CaseEvents
+from bot.logsafe import describe
 from knowledge import Answer, KnowledgeBase
 from triage import Classifier
 from triage.labels import Category, Urgency, Verdict
@@ -90,16 +91,16 @@ class _RoundGrader:
 def _classify_safely(classifier: Classifier, text: str) -> Verdict:
     try:
         return classifier.classify(text)
-    except Exception:  # never lose a message to a classifier bug: send it to a person
-        log.exception("classifier failed; escalating to a person")
+    except Exception as exc:  # never lose a message to a classifier bug: send it to a person
+        log.error("classifier failed; escalating to a person: %s", describe(exc))
         return FALLBACK_VERDICT
 
 
 def _answer_safely(kb: KnowledgeBase, text: str) -> Answer | None:
     try:
         return kb.answer(text)
-    except Exception:  # no answer is better than no reply: the policy then offers 12355 and a person
-        log.exception("knowledge base failed")
+    except Exception as exc:  # no answer is better than no reply: the policy then offers 12355 and a person
+        log.error("knowledge base failed: %s", describe(exc))
         return None
 
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from bot.db.models import OutboxItem, OutboxStatus, utcnow
 from bot.db.writer import Writer
+from bot.logsafe import describe
 from triage.queue import InvalidTransition
 
 log = logging.getLogger(__name__)
@@ -262,8 +263,8 @@ class Dispatcher:
                 sent = await self.run_once()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("outbox round failed")
+            except Exception as exc:
+                log.error("outbox round failed: %s", describe(exc))
                 sent = 0
             # Nothing was due: wait for the next tick or a wake-up. After a round that sent something, look
             # again at once: the next part of a long reply becomes due only when the one before it is done.

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from bot.logsafe import describe
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -196,7 +198,7 @@ class Writer:
             elif item.future is not None and item.loop is not None:
                 by_loop.setdefault(item.loop, []).append(item)
             elif item.error is not None:
-                log.error("background write failed: %s", type(item.error).__name__, exc_info=item.error)
+                log.error("background write failed: %s", describe(item.error))
         for loop, waiting in by_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
                 loop.call_soon_threadsafe(_resolve, waiting)

@@ -33,6 +33,7 @@ from bot.db.models import Channel, MessageKind
 from bot.db.writer import Writer
 from bot.handlers.wechat_config import WeChatConfig
 from bot.keys import DISPATCHER, GATEWAY, WECHAT
+from bot.logsafe import describe
 from bot.outbox import Dispatcher
 
 log = logging.getLogger(__name__)
@@ -194,8 +195,8 @@ async def receive(request: web.Request) -> web.Response:
         return web.Response(text=SUCCESS, content_type="text/plain")
     try:
         outcome = pending.task.result()
-    except Exception:
-        log.exception("processing a WeChat message failed")
+    except Exception as exc:
+        log.error("processing a WeChat message failed: %s", describe(exc))
         return _reject(503, "temporarily unavailable")
     if not outcome.reply or outcome.passive_outbox_id is None:
         return web.Response(text=SUCCESS, content_type="text/plain")
@@ -230,7 +231,7 @@ def _release_when_done(writer: Writer, dispatcher: Dispatcher, task: asyncio.Tas
 async def _release(writer: Writer, dispatcher: Dispatcher, outbox_id: int) -> None:
     try:
         await writer.run(partial(store.release_held, outbox_id=outbox_id))
-    except Exception:  # the row stays HELD and the outbox takes it when the hold runs out
-        log.exception("releasing a held reply failed")
+    except Exception as exc:  # the row stays HELD and the outbox takes it when the hold runs out
+        log.error("releasing a held reply failed: %s", describe(exc))
         return
     dispatcher.wake()
