@@ -163,7 +163,7 @@ async def _serve(spec: ServerSpec, conn: Connection) -> None:
         settings = Settings(
             data_dir=Path(spec.data_dir), wechat_token=TOKEN, wechat_aes_key=spec.aes_key, wechat_appid=APPID
         )
-        app = create_app(settings)  # loads the classifier and the knowledge base at start-up, as `humiao serve`
+        app = create_app(settings, freeze_heap=True)  # loads the models at start-up, as `humiao serve`
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))

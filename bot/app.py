@@ -129,11 +129,15 @@ def create_app(
     *,
     classifier: Classifier | None = None,
     knowledge_base: knowledge.KnowledgeBase | None = None,
+    freeze_heap: bool = False,
 ) -> web.Application:
     """Build the gateway application for ``settings``.
 
     ``classifier`` and ``knowledge_base`` may be passed in already loaded (tests
     and benchmarks share one across many apps); otherwise they load at start-up.
+    ``freeze_heap`` is for a process that serves this one app (``humiao serve``):
+    see :func:`frozen_heap_ctx`. It changes the interpreter's garbage collection,
+    so an app built among others (tests) goes without it.
     """
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
     app[SETTINGS] = settings
@@ -143,7 +147,9 @@ def create_app(
         app[KNOWLEDGE] = knowledge_base
     app[WECHAT] = WeChatConfig.build(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
     app[CHAT_LIMITER] = RateLimiter(chat.RATE_BURST, chat.RATE_PER_S)
-    app.cleanup_ctx.extend([database_ctx, knowledge_ctx, classifier_ctx, gateway_ctx, frozen_heap_ctx])
+    app.cleanup_ctx.extend([database_ctx, knowledge_ctx, classifier_ctx, gateway_ctx])
+    if freeze_heap:
+        app.cleanup_ctx.append(frozen_heap_ctx)  # last: after everything long-lived has loaded
     for module in (health, wechat, chat):
         app.add_routes(module.routes)
     return app

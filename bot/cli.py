@@ -42,7 +42,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port or settings.port
     print(f"Humiao serving on http://{host}:{port}  (database: {settings.database_url.split('://')[0]})")
     # No access log: it would record the IP address and path of every child who writes.
-    web.run_app(create_app(settings), host=host, port=port, access_log=None, print=None)
+    web.run_app(create_app(settings, freeze_heap=True), host=host, port=port, access_log=None, print=None)
     return 0
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from functools import partial
 from typing import Any
 
 from bot import store
-from bot.app import create_app
+from bot.app import GC_YOUNG_THRESHOLD, create_app
 from bot.db.models import Channel, Direction, Message, MessageKind, OutboxItem, OutboxStatus
 from bot.gateway import FALLBACK_VERDICT, ROUND_MAX, _RoundGrader
 from bot.keys import GATEWAY, WRITER
@@ -114,3 +115,19 @@ async def test_a_backlog_is_graded_over_several_turns_of_the_loop(classifier: Cl
     results = await asyncio.gather(*(grader.grade(t) for t in backlog))
     assert (grader.rounds, grader.graded) == (3, len(backlog))
     assert [v for v, _ in results] == [classifier.classify(t) for t in backlog]  # in order, none dropped
+
+
+async def test_a_serving_app_freezes_its_start_up_heap_and_restores_the_collector(
+    aiohttp_client: Any, tmp_path: Any, classifier: Classifier, kb: Any
+) -> None:
+    thresholds = gc.get_threshold()
+    app = create_app(Settings(data_dir=tmp_path), classifier=classifier, knowledge_base=kb, freeze_heap=True)
+    client = await aiohttp_client(app)
+    try:
+        assert gc.get_freeze_count() > 10_000  # the model, the index and the libraries
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+        response = await client.post("/api/chat", json={"session": "s_gc_test_session_1", "text": "你好"})
+        assert response.status == 200
+    finally:
+        await client.close()
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == thresholds
