@@ -5,8 +5,9 @@
    round at a time: every message that reached the grading step in one turn
    of the loop is graded in one callback, back to back, instead of each
    between HTTP parsing and database work. The model's vocabularies and the
-   index then stay in the CPU caches: under load this halves the time per
-   message (bench/gateway). Long messages are graded in a worker thread.
+   index then stay in the CPU caches: under load this cut the server's CPU
+   time per message by a quarter (bench/gateway). Long messages are graded in
+   a worker thread.
 2. ``store.receive``, one writer job: the message is deduplicated by its key
    and stored, the conversation policy runs on the current case state, and
    the message, its grade, the reply, the case change and the outbox rows are
