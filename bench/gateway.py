@@ -354,9 +354,7 @@ class HttpConnection:
                 self.streams = await asyncio.open_connection(self.host, self.port)
             reader, writer = self.streams
             target = f"{self.path}?{urlencode(params)}".encode()
-            writer.write(
-                b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (target, self.head, len(body), body)
-            )
+            writer.write(b"POST %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s" % (target, self.head, len(body), body))
             head = await reader.readuntil(b"\r\n\r\n")
             length = _CONTENT_LENGTH.search(head)
             if not head.startswith(b"HTTP/1.1 ") or length is None:

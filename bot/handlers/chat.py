@@ -42,8 +42,6 @@ _templates = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoe
 _asset_version = str(int(max((p.stat().st_mtime for p in STATIC.glob("*")), default=0)))
 
 
-
-
 _dumps = partial(json.dumps, ensure_ascii=False)  # Chinese as UTF-8: readable and half the bytes
 
 

@@ -35,9 +35,7 @@ def classifier() -> Classifier:
 
 
 @pytest.fixture
-def make_client(
-    aiohttp_client: Any, tmp_path: Path, classifier: Classifier, kb: knowledge.KnowledgeBase
-) -> MakeClient:
+def make_client(aiohttp_client: Any, tmp_path: Path, classifier: Classifier, kb: knowledge.KnowledgeBase) -> MakeClient:
     """``await make_client(**settings)``: a test client for a gateway with its own SQLite database."""
 
     async def make(**overrides: Any) -> TestClient:
