@@ -87,6 +87,11 @@ class _Vectorizer:
     offset: int
     word: bool
 
+    def __post_init__(self) -> None:
+        # Python floats for the per-message path: indexing a NumPy array yields a NumPy scalar, several times
+        # slower to fetch and convert than a list item (the same values, so the same scores).
+        self.idf_values: list[float] = self.idf.tolist()
+
     def grams(self, normalized: str) -> list[str]:
         """The terms the fitted vectorizer counts (word 1-2-grams, or char 1-3-grams)."""
         if self.word:
@@ -115,7 +120,8 @@ class _Vectorizer:
 
     def features(self, normalized: str) -> dict[int, float]:
         counts = Counter(j for g in self.grams(normalized) if (j := self.vocabulary.get(g)) is not None)
-        weights = {j: (1.0 + math.log(c)) * float(self.idf[j]) for j, c in counts.items()}
+        idf = self.idf_values
+        weights = {j: (1.0 + math.log(c)) * idf[j] for j, c in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         return {self.offset + j: w / norm for j, w in weights.items()}
 
