@@ -26,7 +26,7 @@ import numpy as np
 import rjieba
 
 from knowledge.ingest import SOURCES_DIR, Passage, load_documents, source_files
-from knowledge.text import normalize
+from knowledge.text import normalize, read_userdict
 
 DATA_DIR = Path(__file__).with_name("data")
 USERDICT_PATH = DATA_DIR / "userdict.txt"
@@ -63,23 +63,12 @@ def _read_synonyms(path: Path = SYNONYMS_PATH) -> dict[str, tuple[str, ...]]:
 _tokenizer_lock = threading.Lock()
 
 
-def _userdict_entries(path: Path) -> Iterable[tuple[str, int | None, str | None]]:
-    """jieba user-dictionary lines: ``word [freq] [tag]``."""
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            continue
-        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        tag = parts[-1] if len(parts) > 1 and not parts[-1].isdigit() else None
-        yield parts[0], freq, tag
-
-
 @lru_cache(maxsize=1)
 def _jieba() -> rjieba.Jieba:
     """Our own tokenizer with the domain dictionary and the synonyms' variants as words."""
     with _tokenizer_lock:
         tokenizer = rjieba.Jieba()
-        for word, freq, tag in _userdict_entries(USERDICT_PATH):
+        for word, freq, tag in read_userdict(USERDICT_PATH):
             tokenizer.add_word(word, freq, tag)
         for variant in _synonyms():
             if len(variant) > 1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 import opencc
 
@@ -99,3 +100,16 @@ def pack_sentences(text: str, limit: int, *, hard_cut: bool = False) -> list[str
     if current:
         pieces.append(current)
     return pieces
+
+
+def read_userdict(path: Path) -> list[tuple[str, int | None, str | None]]:
+    """Entries of a jieba user dictionary (lines ``word [freq] [tag]``; ``#`` starts a comment line)."""
+    entries: list[tuple[str, int | None, str | None]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith("#"):
+            continue
+        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        tag = parts[-1] if len(parts) > 1 and not parts[-1].isdigit() else None
+        entries.append((parts[0], freq, tag))
+    return entries

@@ -25,6 +25,7 @@ import rjieba
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from knowledge.text import read_userdict
 from triage.text import prepare
 
 MODELS_DIR = Path(__file__).with_name("models")
@@ -59,19 +60,6 @@ def _jieba() -> rjieba.Jieba:
                     tokenizer.add_word(word, freq, tag)
             _tokenizer = tokenizer
         return _tokenizer
-
-
-def read_userdict(path: Path) -> list[tuple[str, int | None, str | None]]:
-    """jieba user-dictionary lines: ``word [freq] [tag]``."""
-    entries: list[tuple[str, int | None, str | None]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            continue
-        freq = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
-        tag = parts[-1] if len(parts) > 1 and not parts[-1].isdigit() else None
-        entries.append((parts[0], freq, tag))
-    return entries
 
 
 def tokenize(text: str) -> list[str]:

@@ -27,6 +27,20 @@ APPID = "wx0123456789abcdef"
 AES_KEY = random_aes_key()
 
 MakeClient = Callable[..., Awaitable[TestClient]]
+API_SECRET = "s3cret"
+
+
+def settings_with_api(data_dir: Path, api_url: str) -> Settings:
+    """A gateway's settings in every WeChat mode, sending customer-service messages to ``api_url`` (a fake)."""
+    return Settings(
+        data_dir=data_dir,
+        wechat_token=TOKEN,
+        wechat_aes_key=AES_KEY,
+        wechat_appid=APPID,
+        wechat_secret=API_SECRET,
+        wechat_api_base=api_url,
+        outbox_interval=0.05,
+    )
 
 
 @pytest.fixture(scope="session")

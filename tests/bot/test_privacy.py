@@ -18,10 +18,9 @@ from bot.app import create_app
 from bot.db.models import Case
 from bot.handlers import wechat as wechat_handler
 from bot.logsafe import describe
-from bot.settings import Settings
 from triage import Classifier
 
-from .conftest import AES_KEY, APPID, TOKEN, queue
+from .conftest import API_SECRET, APPID, queue, settings_with_api
 from .fake_wechat_api import FakeWeChatAPI
 from .wechat_peer import WeChatPeer
 
@@ -68,16 +67,8 @@ async def test_logs_hold_no_message_text_and_no_ids(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with FakeWeChatAPI(appid=APPID, secret="s3cret", mode="error") as api:
-        settings = Settings(
-            data_dir=tmp_path,
-            wechat_token=TOKEN,
-            wechat_aes_key=AES_KEY,
-            wechat_appid=APPID,
-            wechat_secret="s3cret",
-            wechat_api_base=api.url,
-            outbox_interval=0.05,
-        )
+    with FakeWeChatAPI(appid=APPID, secret=API_SECRET, mode="error") as api:
+        settings = settings_with_api(tmp_path, api.url)
         client = await aiohttp_client(create_app(settings, classifier=FailsOnOne(classifier), knowledge_base=kb))
         for text, mode in ((SECRET_RED, "aes"), (SECRET_POLICY, "plain"), (SECRET_BROKEN, "plain")):
             params, body = peer.envelope(peer.text(text, user=OPENID), mode=mode)  # type: ignore[arg-type]

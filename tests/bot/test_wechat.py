@@ -13,12 +13,11 @@ from aiohttp.test_utils import TestClient
 from bot.app import create_app
 from bot.db.models import Case, Contact, Direction, Message, MessageKind, OutboxItem, OutboxStatus
 from bot.handlers import wechat as wechat_handler
-from bot.settings import Settings
 from triage import Classifier
 from triage.labels import Urgency, Verdict
 from triage.queue import CaseStatus
 
-from .conftest import AES_KEY, APPID, TOKEN, MakeClient, queue, rows
+from .conftest import API_SECRET, APPID, MakeClient, queue, rows, settings_with_api
 from .fake_wechat_api import FakeWeChatAPI
 from .wechat_peer import Mode, WeChatPeer
 
@@ -317,16 +316,8 @@ async def test_a_late_reply_leaves_through_the_outbox(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(wechat_handler, "REPLY_BUDGET_S", 0.3)
-    with FakeWeChatAPI(appid=APPID, secret="s3cret") as api:
-        settings = Settings(
-            data_dir=tmp_path,
-            wechat_token=TOKEN,
-            wechat_aes_key=AES_KEY,
-            wechat_appid=APPID,
-            wechat_secret="s3cret",
-            wechat_api_base=api.url,
-            outbox_interval=0.05,
-        )
+    with FakeWeChatAPI(appid=APPID, secret=API_SECRET) as api:
+        settings = settings_with_api(tmp_path, api.url)
         app = create_app(settings, classifier=SlowClassifier(classifier, 1.0), knowledge_base=kb)
         client = await aiohttp_client(app)
         long_red = "我真的撑不下去了。" * 30 + "今晚我就把攒的安眠药全吃了。"  # long: graded off the event loop
