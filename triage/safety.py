@@ -112,6 +112,8 @@ FAREWELL = _rx(
     r"后事",
     r"🪦",
     r"⚰",
+    # "晚安 永远" closing a message; "晚安，永远爱你们" is a goodnight.
+    r"晚安[\s,，.。~…]*永远(?![\u4e00-\u9fffA-Za-z])",
 )
 # Means that speak for themselves once a time or farewell is near ("药已经买好了，今晚…").
 STRONG_MEANS = _rx(
@@ -232,6 +234,8 @@ SEXUAL = _rx(
     r"私密照",
     r"不雅(?:照|视频)",
     r"发生关系",
+    # "被人强迫了。" said on its own is how children often write rape; "被强迫了写作业" is not (a word follows).
+    r"被(?:人|他|男的|那个人|那个男的)?强迫了(?![\u4e00-\u9fffA-Za-z])",
     r"(?:觉得|感觉)自己(?:好|很|特别|真)?脏",
     r"开房",
 )

@@ -114,6 +114,11 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("有人抢孩子！！", "孩子在商场跑丢了五分钟，最后在玩具店找到了"),
         # a child who cannot find their parent, written in pinyin
         ("wo zhao bu dao ma ma le", "wo xiang ma ma le"),
+        # "被人强迫了" on its own (characters or pinyin) is how children write rape; forced homework is not
+        ("zuo wan bei ren qiang po le", "wo bei qiang po le xie zuo ye xie dao shi er dian"),
+        ("昨晚我被人强迫了。", "昨晚被爸妈强迫了去补习，烦死"),
+        # "晚安 永远" closing a message with a means is a farewell; "晚安，永远爱你们" is a goodnight
+        ("刀片🔪准备好了 这次是认真的 晚安 永远", "刀片🔪准备好了，明天手工课要用。晚安，永远爱你们"),
         # locked in by someone else, not shutting oneself in
         ("我被后妈关在厕所里了出不去", "她知道后把自己关在屋里两天不说话"),
         # a medical emergency, not a panic attack described afterwards
