@@ -26,14 +26,14 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.db.models import OutboxItem, OutboxStatus, utcnow
+from bot.db.models import OutboxItem, OutboxStatus, as_utc, utcnow
 from bot.db.writer import Writer
 from bot.logsafe import describe
 from triage.queue import InvalidTransition
@@ -190,17 +190,13 @@ def record_result(
     elif error.errcode == ERR_OUT_OF_WINDOW:
         item.status = check_transition(item.status, OutboxStatus.EXPIRED)
         item.last_error = "45015 outside the 48-hour window"
-    elif now + backoff(item.attempts) > _aware(item.created_at) + DELIVERY_WINDOW:
+    elif now + backoff(item.attempts) > as_utc(item.created_at) + DELIVERY_WINDOW:
         item.status, item.last_error = check_transition(item.status, OutboxStatus.FAILED), str(error)[:200]
     else:
         item.status = check_transition(item.status, OutboxStatus.PENDING)
         item.next_attempt_at = now + backoff(item.attempts)
         item.last_error = str(error)[:200]
     return item.status
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)  # SQLite returns naive UTC
 
 
 def counts(session: Session) -> dict[str, int]:

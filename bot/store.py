@@ -30,6 +30,7 @@ from bot.db.models import (
     MessageKind,
     OutboxItem,
     OutboxStatus,
+    as_utc,
     utcnow,
 )
 from bot.db.prepared import Prepared
@@ -162,10 +163,6 @@ def _new_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def _aware(value: datetime, now: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)  # SQLite returns naive UTC
-
-
 def _contact_id(conn: Connection, channel: Channel, external_id: str, now: datetime) -> int:
     params = {"channel": channel, "external_id": external_id}
     found = conn.execute(_FIND_CONTACT, params).scalar()
@@ -221,7 +218,7 @@ def _thread_of(
     else:
         contact_id, conversation_id, last_message_at, case_id, urgency, status, handover = row
         if conversation_id is not None:
-            idle = now - _aware(last_message_at, now)
+            idle = now - as_utc(last_message_at)
             if case_id is not None or idle < CONVERSATION_IDLE:
                 if idle > _TOUCH_EVERY:
                     conn.execute(_TOUCH_CONVERSATION, {"conversation_id": conversation_id, "now": now})
