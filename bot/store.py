@@ -103,7 +103,7 @@ _FIND_CONTACT = select(_contacts.c.id).where(
     _contacts.c.channel == bindparam("channel"), _contacts.c.external_id == bindparam("external_id")
 )
 _OPEN_CASE = (
-    select(_cases.c.id, _cases.c.urgency, _cases.c.status, _cases.c.handover_requested, _cases.c.category)
+    select(_cases.c.id, _cases.c.urgency, _cases.c.status, _cases.c.handover_requested)
     .where(_cases.c.conversation_id == bindparam("conversation_id"), _cases.c.status != CaseStatus.CLOSED)
     .order_by(_cases.c.id.desc())
     .limit(1)
@@ -246,6 +246,40 @@ def ingest(session: Session, inbound: Inbound) -> Ingested:
     return Ingested(message_id, conversation_id, duplicate=False, handled=False)
 
 
+def _insert_message(
+    conn: Connection,
+    *,
+    conversation_id: int,
+    case_id: int | None,
+    direction: Direction,
+    author: Author,
+    kind: MessageKind,
+    text: str | None,
+    created_at: datetime,
+    dedupe_key: str | None = None,
+    media_ref: str | None = None,
+    reply_to_id: int | None = None,
+    handled_at: datetime | None = None,
+    verdict: Verdict | None = None,
+) -> int:
+    """One ``messages`` row through the prepared INSERT (which names every column); returns its id."""
+    params = {
+        "conversation_id": conversation_id,
+        "case_id": case_id,
+        "direction": direction,
+        "author": author,
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "text": text,
+        "media_ref": media_ref,
+        "created_at": created_at,
+        "reply_to_id": reply_to_id,
+        "handled_at": handled_at,
+        **_verdict_columns(verdict),
+    }
+    return _inserted_id(_INSERT_MESSAGE, conn, params)
+
+
 def _insert_inbound(
     conn: Connection,
     inbound: Inbound,
@@ -256,21 +290,20 @@ def _insert_inbound(
     verdict: Verdict | None,
     handled: bool,
 ) -> int:
-    params = {
-        "conversation_id": conversation_id,
-        "case_id": case_id,
-        "direction": Direction.INBOUND,
-        "author": Author.CONTACT,
-        "kind": inbound.kind,
-        "dedupe_key": inbound.dedupe_key,
-        "text": inbound.text,
-        "media_ref": inbound.media_ref,
-        "created_at": now,
-        "reply_to_id": None,
-        "handled_at": now if handled else None,
-        **_verdict_columns(verdict),
-    }
-    return _inserted_id(_INSERT_MESSAGE, conn, params)
+    return _insert_message(
+        conn,
+        conversation_id=conversation_id,
+        case_id=case_id,
+        direction=Direction.INBOUND,
+        author=Author.CONTACT,
+        kind=inbound.kind,
+        text=inbound.text,
+        created_at=now,
+        dedupe_key=inbound.dedupe_key,
+        media_ref=inbound.media_ref,
+        handled_at=now if handled else None,
+        verdict=verdict,
+    )
 
 
 def _verdict_columns(verdict: Verdict | None) -> dict[str, object]:
@@ -378,23 +411,17 @@ def receive(
     reply_text = policy.sanitize_reply(decision.reply) if decision.reply else None
     if reply_text:
         wechat = inbound.channel is Channel.WECHAT
-        reply_id = _inserted_id(
-            _INSERT_MESSAGE,
+        reply_id = _insert_message(
             conn,
-            {
-                "conversation_id": conversation_id,
-                "case_id": attached_case,
-                "direction": Direction.OUTBOUND,
-                "author": Author.BOT,
-                "kind": MessageKind.TEXT,
-                "dedupe_key": None,
-                "text": reply_text,
-                "media_ref": DEFERRED if not wechat and not passive else None,  # recovery: the page polls for it
-                "created_at": now,
-                "reply_to_id": message_id,
-                "handled_at": None,
-                **_verdict_columns(None),
-            },
+            conversation_id=conversation_id,
+            case_id=attached_case,
+            direction=Direction.OUTBOUND,
+            author=Author.BOT,
+            kind=MessageKind.TEXT,
+            text=reply_text,
+            created_at=now,
+            media_ref=DEFERRED if not wechat and not passive else None,  # recovery: the page polls for it
+            reply_to_id=message_id,
         )
         if wechat:
             passive_id = _queue_outbox(conn, reply_id, inbound.external_id, reply_text, now, hold_first=passive)
