@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 import knowledge
 from bot import store
 from bot.app import create_app
-from bot.db.models import Case, Message, OutboxItem
+from bot.db.models import Case, Channel, Contact, Conversation, Message, OutboxItem
 from bot.keys import ENGINE
 from bot.settings import Settings
 from triage import Classifier
@@ -27,6 +27,25 @@ APPID = "wx0123456789abcdef"
 AES_KEY = random_aes_key()
 
 MakeClient = Callable[..., Awaitable[TestClient]]
+
+
+def new_conversation(session: Session, channel: Channel, external_id: str) -> int:
+    """A new conversation of the contact ``channel``/``external_id`` (created if needed), written with the models
+    alone, for tests about what comes after it; returns its id."""
+    contact_id = session.scalar(
+        select(Contact.id).where(Contact.channel == channel, Contact.external_id == external_id)
+    )
+    if contact_id is None:
+        contact = Contact(channel=channel, external_id=external_id)
+        session.add(contact)
+        session.flush()
+        contact_id = contact.id
+    conversation = Conversation(contact_id=contact_id)
+    session.add(conversation)
+    session.flush()
+    return conversation.id
+
+
 API_SECRET = "s3cret"
 
 

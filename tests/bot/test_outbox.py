@@ -28,8 +28,6 @@ from bot.conversation import split_utf8
 from bot.db.models import (
     Author,
     Channel,
-    Contact,
-    Conversation,
     Direction,
     Message,
     MessageKind,
@@ -54,7 +52,7 @@ from bot.outbox import (
 )
 from triage.queue import InvalidTransition
 
-from .conftest import APPID, MakeClient, rows
+from .conftest import APPID, MakeClient, new_conversation, rows
 from .fake_wechat_api import FakeWeChatAPI
 from .wechat_peer import WeChatPeer
 
@@ -88,19 +86,9 @@ def reply_message(session: Session, openid: str, text: str) -> int:
     """An answered inbound message of ``openid`` and the bot's reply ``text`` to it; returns the reply's id.
 
     Written with the models alone (not the gateway's storage functions): these tests are about the outbox."""
-    contact_id = session.scalar(
-        select(Contact.id).where(Contact.channel == Channel.WECHAT, Contact.external_id == openid)
-    )
-    if contact_id is None:
-        contact = Contact(channel=Channel.WECHAT, external_id=openid)
-        session.add(contact)
-        session.flush()
-        contact_id = contact.id
-    conversation = Conversation(contact_id=contact_id)
-    session.add(conversation)
-    session.flush()
+    conversation_id = new_conversation(session, Channel.WECHAT, openid)
     inbound = Message(
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         direction=Direction.INBOUND,
         author=Author.CONTACT,
         kind=MessageKind.TEXT,
@@ -110,7 +98,7 @@ def reply_message(session: Session, openid: str, text: str) -> int:
     session.add(inbound)
     session.flush()
     reply = Message(
-        conversation_id=conversation.id,
+        conversation_id=conversation_id,
         direction=Direction.OUTBOUND,
         author=Author.BOT,
         kind=MessageKind.TEXT,

@@ -10,8 +10,6 @@ from bot import db
 from bot.db.models import (
     Author,
     Channel,
-    Contact,
-    Conversation,
     Direction,
     Message,
     MessageKind,
@@ -21,21 +19,18 @@ from bot.db.models import (
 )
 from bot.outbox import lease_due
 
+from .conftest import new_conversation
+
 
 def test_concurrent_leases_are_disjoint_and_parts_stay_in_order(pg_database: str) -> None:
     engine = db.create_engine(pg_database)
     db.upgrade(engine)
     now = utcnow()
     with Session(engine) as session, session.begin():
-        contact = Contact(channel=Channel.WECHAT, external_id="o_pg_outbox")
-        session.add(contact)
-        session.flush()
-        conversation = Conversation(contact_id=contact.id)
-        session.add(conversation)
-        session.flush()
+        conversation_id = new_conversation(session, Channel.WECHAT, "o_pg_outbox")
         for n in range(6):
             reply = Message(
-                conversation_id=conversation.id,
+                conversation_id=conversation_id,
                 direction=Direction.OUTBOUND,
                 author=Author.BOT,
                 kind=MessageKind.TEXT,

@@ -12,10 +12,12 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from bot import db
-from bot.db.models import Author, Channel, Contact, Conversation, Direction, Message, MessageKind
+from bot.db.models import Author, Channel, Direction, Message, MessageKind
 from bot.db.prepared import Prepared
 from bot.settings import Settings
 from triage.labels import Category, Urgency
+
+from .conftest import new_conversation
 
 SECRET = "我被打了-invented-secret"
 NOW = datetime(2026, 12, 3, 8, 30, 15, 123456, tzinfo=UTC)
@@ -64,13 +66,7 @@ def engine(request: pytest.FixtureRequest, settings: Settings) -> Any:
 
 
 def _conversation(session: Session) -> int:
-    contact = Contact(channel=Channel.WEB, external_id="s_prepared_test_1")
-    session.add(contact)
-    session.flush()
-    conversation = Conversation(contact_id=contact.id)
-    session.add(conversation)
-    session.flush()
-    return conversation.id
+    return new_conversation(session, Channel.WEB, "s_prepared_test_1")
 
 
 def test_a_prepared_insert_stores_what_core_stores(engine: Engine) -> None:
