@@ -97,6 +97,12 @@ def _classify_safely(classifier: Classifier, text: str) -> Verdict:
         return FALLBACK_VERDICT
 
 
+def _grade_one(classifier: Classifier, kb: KnowledgeBase, text: str) -> GradeResult:
+    """Grade one text and, when blue, answer it: one trip to a worker thread for a long message."""
+    verdict = _classify_safely(classifier, text)
+    return verdict, _answer_safely(kb, text) if verdict.urgency is Urgency.BLUE else None
+
+
 def _answer_safely(kb: KnowledgeBase, text: str) -> Answer | None:
     try:
         return kb.answer(text)
@@ -172,9 +178,7 @@ class Gateway:
         text = inbound.incoming.text
         if len(text) <= LONG_TEXT_CHARS:
             return await self.grader.grade(text)
-        verdict = await asyncio.to_thread(_classify_safely, self.classifier, text)
-        answer = await asyncio.to_thread(_answer_safely, self.kb, text) if verdict.urgency is Urgency.BLUE else None
-        return verdict, answer
+        return await asyncio.to_thread(_grade_one, self.classifier, self.kb, text)
 
     def _publish(self, outcome: store.Outcome, verdict: Verdict | None) -> None:
         if outcome.case_id is None:
