@@ -157,3 +157,40 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
 def test_precision_rules_keep_red_and_drop_false_red(red: str, not_red: str) -> None:
     assert assess(red).floor is Urgency.RED, assess(red)
     assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+
+
+# ------------------------------------------- false and missed reds found by cross-validation on the training split
+@pytest.mark.parametrize(
+    ("raised", "not_raised"),
+    [
+        # "到现在" is a duration ("up to now"), not "now"
+        ("那几个人现在还在厕所里打我", "打我的那几个人到现在都没受处分，我还是很气"),
+        # a trigger in quotation marks is a figure of speech ("被拐"去开会), not an abduction
+        ("我妹妹在小区门口被人抱走了", "室友“被拐”去学生会搬桌子了，一下午没回宿舍哈哈"),
+        # words said in anger and taken back are not a threat; a parent's "we took it as 气话" is not a retraction
+        ("他刚才在群里说要砍死我，放学就来", "我在群里说了句要砍死他，是气话，根本没想真干"),
+        # a prevention campaign is not intent
+        ("我想自杀，真的撑不住了", "班会课要做防自杀宣传海报，求助电话写哪些"),
+        # negation with 那种 in between
+        ("好想死，什么都没意思", "心好累，不是那种想死的累，就是什么都不想做"),
+        # more hyperbole: 难吃到想死
+        ("我真的想死，每天都想", "食堂的饭难吃到想死，明天带面包"),
+        # about to be beaten to death, not the exam-result hyperbole
+        ("救救我，我要被打死了", "期中考砸了，回家要被打死了"),
+        # a child tied to a chair now, not a memory
+        ("托管班老师把我儿子绑在椅子上，我刚到门口看见", "小时候我爸把我绑在凳子上打过，现在我上大学了"),
+        # a head count that comes up one short
+        ("秋游集合的时候点名少了一个二年级的孩子，老师们正在找", "春游回来点名一个不少，大家都很开心"),
+        # a wish to jump with words in between, on a roof; not a slide
+        ("我现在坐在学校天台上，我想等下课铃响的时候跳下去", "我想从滑梯上跳下去玩，妈妈不让"),
+        # an overdose written in English, not a daily pill
+        ("i swallowed a whole box of pills just now 头好晕", "I took my allergy pills this morning"),
+    ],
+)
+def test_cv_found_precision_rules(raised: str, not_raised: str) -> None:
+    assert assess(raised).floor.rank >= Urgency.ORANGE.rank, assess(raised)
+    assert assess(not_raised).floor.rank < assess(raised).floor.rank, (assess(raised), assess(not_raised))
+
+
+def test_parent_who_once_took_it_for_words_in_anger_still_raises() -> None:
+    assert assess("孩子说不想活了说了一年多，我们以前都当气话，现在看到他手上有伤").floor is not Urgency.BLUE
