@@ -54,6 +54,7 @@ SUICIDE_INTENT = _rx(
     r"死了算了",
     r"想(?:跳楼|跳河|跳桥|跳江|上吊|割腕|跳下去)",
     r"想(?:等|在|从)(?:(?!滑梯|泳池|跳台|蹦床|水里).){0,12}跳下去(?!玩)",  # "我想等下课铃响的时候跳下去"
+    r"(?:就|要)去(?:跳河|跳楼|跳江|跳桥|跳海|死)",
     r"紫砂",
     r"想鼠",
     r"鼠鼠(?:我)?不想活",
@@ -72,7 +73,18 @@ SLANG_DEATH = _rx(r"(?:马上|就要|今晚|今天|明天)就?要?寄了", r"要
 NOT_DYING = _rx(
     r"考", r"期末", r"期中", r"作业", r"游戏", r"比赛", r"排位", r"成绩", r"分数", r"手机", r"电脑", r"钱包"
 )
-SELF_HARM = _rx(r"割腕", r"划(?:自己|手腕|胳膊)", r"自残", r"用刀片", r"割(?:自己|手)")
+SELF_HARM = _rx(
+    r"割腕",
+    r"划(?:伤)?(?:自己|手腕|胳膊|手臂)",
+    r"自残",
+    r"用刀片",
+    r"割(?:自己|手)",
+    r"(?:想|要)(?:再)?割得?(?:深|更深|狠)",
+    r"(?:美工刀|刀片|圆规|小刀)(?:在|往)?.{0,3}划",
+)
+# "我要跳了" said alone: about to jump. Not a rope, a dance or a pool.
+ABOUT_TO_JUMP = re.compile(r"(?:^|我)(?:要|准备|这就|马上就?)跳(?:下去)?了(?![\u4e00-\u9fff])")
+NOT_A_JUMP = _rx(r"跳(?:绳|舞|高|远|伞|水|床|操|台|马|房子)", r"蹦极", r"游泳", r"泳池", r"比赛", r"体育")
 MEANS = _rx(
     r"安眠药",
     r"药效(?:上来|发作)",
@@ -82,6 +94,10 @@ MEANS = _rx(
     r"百草枯",
     r"老鼠药",
     r"刀片",
+    r"(?:刀|绳子|药|炭)(?:已经|也|都)?(?:拿|买|找|准备|备|磨)好了",
+    r"(?:剂)?量(?:已经|都)?(?:够|攒够)了",
+    r"(?<!烧烤)(?<!木)炭(?!火锅|烤|笔)",
+    r"(?:去|就|要)跳(?:河|楼|江|桥|海)",
     r"绳子",
     r"烧炭",
     r"天台",
@@ -114,6 +130,11 @@ FAREWELL = _rx(
     r"后事",
     r"🪦",
     r"⚰",
+    r"不会.{0,8}被救回来",
+    # Giving things away, then "that's it": a farewell in deeds.
+    r"(?:零花钱|压岁钱|存的钱|东西|手办|游戏账号|装备|宠物)(?:也|都)?全?(?:转|送|留)给",
+    r"照片(?:也|都)?(?:全)?删了",
+    r"就这样吧[。.!！~…\s🌙]*$",
     # "晚安 永远" closing a message; "晚安，永远爱你们" is a goodnight.
     r"晚安[\s,，.。~…]*永远(?![\u4e00-\u9fffA-Za-z])",
 )
@@ -126,13 +147,18 @@ STRONG_MEANS = _rx(
     r"百草枯",
     r"老鼠药",
     r"烧炭",
+    r"(?<!烧烤)炭(?:已经|也|都)?(?:买|拿|准备)(?:好|回来)了",
 )
+# Saying when the pills will be taken: with a strong means, that is a plan.
+PLAN_TO_TAKE = re.compile(r"(?:打算|准备|决定|要|想).{0,12}(?:吃完|全吃了|都吃了|全部吃|一口气吃|吞下去|吞了)")
 ATTEMPT = _rx(
     r"药效(?:上来|发作)",
     r"我(?:现在)?(?:正)?在(?:天台|楼顶|顶楼)(?:上|边上)?(?:了|呢)?$",
     r"已经(?:吃|吞)了",
     r"(?:刚|刚刚|刚才)(?:吃|吞)了",
     r"正在割",
+    r"割(?:了)?(?:腕|手腕|动脉)了",
+    r"(?:门缝|窗缝|门窗).{0,6}(?:胶带|封|堵)",
     r"血止不住",
     r"站在(?:天台|楼顶|顶楼|桥上|窗台|栏杆外)",
     r"(?:已经|现在)在(?:天台|楼顶|顶楼|桥上|河边|江边)",
@@ -141,6 +167,7 @@ ATTEMPT = _rx(
     r"overdos(?:e|ed|ing)",
 )
 NOW = _rx(
+    r"现在就(?!是)",
     r"(?<!到)现在",  # "到现在都没…" is a duration ("up to now"), not "now"
     r"正在",
     r"刚才",
@@ -164,12 +191,16 @@ NOW = _rx(
     r"\bhelp\b",
     r"\brn\b",
     r"right now",
+    r"倒计时",
+    r"还有(?:半|[一两三四五六七八九十0-9]+)个?多?(?:小时|分钟)",
+    r"(?:半|[一两三1-3])个?多?(?:小时|钟头)(?:之)?前",
+    r"[0-9一二三四五六七八九十几]+分钟(?:之)?前",
 )
 PAST = _rx(
     r"经常",
     r"以前",
     r"好几次",
-    r"一直",
+    r"一直(?!(?:在)?(?:跟|盯|尾随))",  # "一直跟着我" is being followed now
     r"总是",
     r"老是",
     r"小时候",
@@ -210,6 +241,9 @@ VIOLENCE = _rx(
     r"围(?:着|住)(?:我|他|她)打",
     r"(?<!还)(?:在|正在)(?:打|殴打)",
     r"(?:在|正在|又在|又)家暴",
+    r"(?:在|正在)被.{0,4}(?:打|扎|捅|踢|揍|砍|勒)",
+    r"约架",
+    r"带(?:了|着)(?:甩棍|砍刀|刀|棍子)",
     r"家暴(?:我|他|她|孩子|弟弟|妹妹)",
 )
 # A weapon or a threat to kill is imminent danger by itself (no time word needed).
@@ -219,7 +253,10 @@ SEVERE_VIOLENCE = _rx(
     r"掐(?:着)?(?:我的?)?脖子",
     r"往死里打",
     r"(?:不出来|不开门)就?(?:进来)?(?:拖|打|砍|弄)",
-    r"(?<!回家)(?<!回去)(?:要|快)被(?:打|掐|勒|砍)死了",  # "我要被打死了" (not "考砸了回家要被打死了")
+    r"(?<!回家)(?<!回去)(?:要|快)被(?:打|掐|勒|砍)死了",
+    r"勒(?:着)?(?:我的?|他的?|她的?)?脖子",
+    r"要废了(?:我|你|他|她)",
+    r"(?:就|要)用刀(?:划|砍|捅|扎)",  # "我要被打死了" (not "考砸了回家要被打死了")
 )
 CONFINED = _rx(
     r"(?:被|把我)(?:关|锁|反锁)(?:在|起来|了)",
@@ -234,6 +271,7 @@ SEXUAL = _rx(
     r"猥亵",
     r"侵犯了?我",
     r"摸我(?:的)?(?:胸|下面|隐私|屁股|身体|大腿)?",
+    r"摸(?:过|了)?(?:我|她|他|孩子|女儿|儿子)的?(?:胸|下面|隐私|私处|屁股|大腿|腰)",
     r"脱(?:我的?)?衣服",
     r"让我脱",
     r"逼我.{0,4}(?:脱|摸|亲|看|拍|发生关系)",
@@ -250,6 +288,7 @@ SEXTORTION = _rx(
     r"(?:裸照|私密照|裸聊|不雅照|不雅视频|隐私照|裸体).{0,12}(?:发出去|曝光|公开|传到|发到|发给)",
     r"(?:不给钱|不听话|不然|否则|要不然?|不答应|不.{1,4}就).{0,10}(?:裸照|私密照|照片|视频).{0,6}(?:发|曝光|公开)",
     r"(?:威胁|就把|要把)(?:我的?)?(?:照片|视频).{0,8}(?:发出去|曝光|公开)",
+    r"(?:录屏|裸聊|视频|照片|截图).{0,12}勒索",
 )
 RECENT = _rx(
     r"昨(?:天|晚)",
@@ -275,7 +314,8 @@ MISSING = _rx(
     r"(?:和|跟)(?:妈妈|爸爸|家长|大人|奶奶|爷爷)走散",
     r"有人(?:一直)?(?:跟着我|跟踪我|尾随)",
     r"陌生人.{0,8}(?:跟着|跟踪|拉我|抱走|拽)",
-    r"(?:一夜|一晚上|整晚|到现在)(?:都)?没回(?:家|来)",
+    r"(?:一夜|一整夜|整夜|一宿|一晚上|一整晚|整晚|到现在)(?:都)?没回(?:家|来)",
+    r"(?:叔叔|男的|陌生人|大人|阿姨).{0,4}(?:一直)?跟着我",
     r"(?:点名|清点|数人|集合).{0,10}少了(?:一个|两个|个)",
     r"少了一个(?:学生|孩子|小孩|小朋友|娃)",
 )
@@ -298,6 +338,9 @@ MEDICAL = _rx(
     r"(?:孩子|小孩|娃|宝宝).{0,4}没(?:了)?(?:声|动静)",
     r"掉(?:进|到|在)?.{0,3}(?:水沟|河|井|水里|湖|坑|冰窟窿)里?了",
     r"爬不上来",
+    r"意识(?:模糊|不清)",
+    r"头(?:部)?.{0,2}(?:出血|流血)",
+    r"出血(?:较多|很多|不止)",
 )
 
 # ---------------------------------------------------------------- what does not count
@@ -433,9 +476,12 @@ ANY_TRIGGER = re.compile(
             SLANG_DEATH,
             YOUNG_CHILD_ALONE,
             MEDICAL,
+            ABOUT_TO_JUMP,
         )
     )
 )
+# Sexual assault within the last 72 hours is red (taxonomy.md), whatever follows it in the clause.
+WITHIN_72H = _rx(r"昨(?:天|晚)", r"前天", r"[一两三1-3]天前", r"这两天", r"今(?:天|晚|早)", r"刚才", r"刚刚")
 
 
 def _first(pattern: re.Pattern[str], text: str) -> str | None:
@@ -452,6 +498,11 @@ def _unnegated(pattern: re.Pattern[str], clause: str, signals: list[str]) -> str
             continue
         return m.group(0)
     return None
+
+
+def _within_72h(clause: str, hit: str) -> bool:
+    """A time word of the last three days in the clause, and no past or habitual word before the assault."""
+    return WITHIN_72H.search(clause) is not None and PAST.search(clause[: clause.find(hit)]) is None
 
 
 def assess(text: str) -> SafetyResult:
@@ -495,6 +546,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
             if name == "missing" and (NOT_A_CHILD.search(clause) or FOUND_AGAIN.search(normalized)):
                 continue
             found.add(name, hit, index)
+            if name == "sexual" and _within_72h(clause, hit):
+                found.add("sexual_72h", hit, index)
         for name, pattern in (
             ("means", MEANS),
             ("strong_means", STRONG_MEANS),
@@ -507,11 +560,15 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("slang_death", SLANG_DEATH),
             ("child_alone", YOUNG_CHILD_ALONE),
             ("medical", MEDICAL),
+            ("about_to_jump", ABOUT_TO_JUMP),
+            ("plan_to_take", PLAN_TO_TAKE),
         ):
             hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
             if name == "medical" and hit is not None and NOT_AN_EMERGENCY.search(clause):
                 hit = None
             if name == "slang_death" and hit is not None and NOT_DYING.search(clause):
+                hit = None
+            if name == "about_to_jump" and hit is not None and (joke or NOT_A_JUMP.search(clause)):
                 hit = None
             if hit is not None:
                 found.add(name, hit, index)
@@ -615,6 +672,10 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
     if "farewell_now" in found and STRONG_FAREWELL.search(found["farewell_now"]):
         raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("告别", "farewell"))
+    if "about_to_jump" in found:
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("正在进行", "about_to_jump"))
+    if "strong_means" in found and "plan_to_take" in found and found.near("plan_to_take", "strong_means", 2):
+        raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, sig("手段", "strong_means"), sig("计划", "plan_to_take"))
     if "strong_means" in found and (now("strong_means") or "farewell" in found):
         raise_to(
             Urgency.RED,
@@ -630,6 +691,8 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("暴力", "severe_violence"))
     if "sexual" in found and "recent" in found and present("sexual") and found.near("recent", "sexual", 2):
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("性侵害", "sexual"), sig("时间", "recent"))
+    if "sexual_72h" in found:
+        raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("性侵害", "sexual_72h"), "时间: 72小时内")
     if "sextortion" in found:
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("威胁", "sextortion"))
     if "missing" in found and present("missing"):

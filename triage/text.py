@@ -57,6 +57,22 @@ PINYIN = {
     "wei xie": "猥亵",
     "jia bao": "家暴",
     "ba ling": "霸凌",
+    # found by cross-validation on the training split: pinyin reds the layers could not read
+    "yi jing": "已经",
+    "chi le": "吃了",
+    "hen duo": "很多",
+    "hao duo": "好多",
+    "dao pian": "刀片",
+    "zhun bei hao": "准备好",
+    "jin tian wan shang": "今天晚上",
+    "jiu jie shu": "就结束",
+    "jie shu": "结束",
+    "gen zhe wo": "跟着我",
+    "shu shu": "叔叔",
+    "yi zhi": "一直",
+    "ba wo": "把我",
+    "guan zai": "关在",
+    "suo zai": "锁在",
 }
 _PINYIN_RE = re.compile(
     r"(?<![a-z])(?:" + "|".join(r" ?".join(k.split()) for k in sorted(PINYIN, key=len, reverse=True)) + r")(?![a-z])"

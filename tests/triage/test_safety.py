@@ -194,3 +194,59 @@ def test_cv_found_precision_rules(raised: str, not_raised: str) -> None:
 
 def test_parent_who_once_took_it_for_words_in_anger_still_raises() -> None:
     assert assess("孩子说不想活了说了一年多，我们以前都当气话，现在看到他手上有伤").floor is not Urgency.BLUE
+
+
+# ------------------------------------------- red messages that cross-validation graded orange or lower (session 9)
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        # about to jump, said alone; not a rope, a dance or a pool
+        ("我要跳了", "我要跳了，跳绳比赛开始"),
+        # a cut wrist is an attempt, not a thought; in the past it is not now
+        ("我割腕了", "我以前割腕了好几次，现在好多了"),
+        # a prepared knife and a deeper cut
+        ("今天不一样，我想割得深一点，刀已经拿好了", "菜刀已经磨好了，妈妈在切肉"),
+        # countdown slang
+        ("紫砂倒计时：3小时", "期末倒计时：3天"),
+        # an overdose in pinyin
+        ("wo yi jing chi le hen duo yao, hao nan shou", "wo yi jing chi le fan le"),
+        # charcoal bought and the gaps taped
+        ("活着好累 炭已经买回来了 门缝窗缝都用胶带贴好了", "周末烧烤，木炭买好了，大家带点肉"),
+        # giving things away, then "that's it"
+        ("已经把手机里的照片都删了 零花钱也全转给我妈了 就这样吧🌙", "压岁钱都转给我妈了，她帮我存着"),
+        # a self-harm act half an hour ago, with the means named
+        ("一名高一男生半小时前在宿舍楼道用美工刀划手臂", "美术课上用美工刀划纸板，做了个房子"),
+        # a fight set up with weapons, half an hour from now
+        ("放学后去职校门口约架有人带了甩棍和刀还有半小时就放学了", "上个月他们约架被学校处分了"),
+        # someone being stabbed now
+        ("同桌在被圆规扎 现在", "同桌借我的圆规画圆"),
+        # strangling, a threat to cripple, a knife threat
+        ("有人被跳绳勒脖子！！", "跳绳比赛我们班拿了第一"),
+        ("车棚 晚自习后 要废了我", "这次月考要废了，数学好难"),
+        # a child followed, in pinyin
+        ("yi ge shu shu yi zhi gen zhe wo", "yi ge shu shu gei wo mai le tang"),
+        # locked in, in pinyin
+        ("lao shi ba wo guan zai qi cai shi li le", "lao shi ba wo de zuo ye shou le"),
+        # a head injury with a clouded mind
+        ("学生被打后头部出血、意识模糊", "他说话意识流，听不懂"),
+        # a whole night away
+        ("我儿子跟他爸吵架后跑出去了，已经一整夜没回来", "我儿子一整夜没睡，在复习考试"),
+        # a plan to take the sleeping pills tomorrow morning
+        ("床头柜里有一瓶安眠药，我打算明天早上考试前就把它吃完", "奶奶每天睡前吃一片安眠药，医生开的"),
+        # molestation today by a tutor who comes again tomorrow
+        ("娃儿今天回来说补课那个老师摸她屁股还亲她嘴", "娃儿今天回来说补课那个老师摸她头夸她"),
+        # rape three days ago, a later "一直" does not make it old
+        ("三天前我被人强奸了，我没敢跟任何人说，一直在洗澡", "小时候被猥亵过，今天又想起来了，很难受"),
+        # a video recording used for blackmail
+        ("有人用我跟他视频的录屏勒索我 说半小时内不转钱就发给我爸妈", "录屏软件哪个好用"),
+    ],
+)
+def test_cv_found_missed_reds(red: str, not_red: str) -> None:
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+
+
+def test_now_is_not_strong_in_now_i_am() -> None:
+    # "我现在就是一个…人质" is a figure of speech about the exam week, not violence now
+    text = "我在厕所背公式差点被锁在里面。今天终于考完了，我现在就是一个被考试绑架了、刚刚被释放的人质"
+    assert assess(text).floor is not Urgency.RED

@@ -2,7 +2,7 @@
 
 Training data: ``data/train/*.jsonl`` plus an optional corrections file
 (operator relabels, JSONL ``{"text", "urgency", "category"}``). The held-out
-split ``data/heldout_v2/*.jsonl`` is never trained on or tuned against: the
+split ``data/heldout_v3/*.jsonl`` is never trained on or tuned against: the
 decision thresholds are tuned on cross-validated predictions of the training
 data only.
 """
@@ -31,7 +31,7 @@ from triage.text import prepare
 
 DATA_DIR = Path(__file__).with_name("data")
 TRAIN_DIR = DATA_DIR / "train"
-HELDOUT_DIR = DATA_DIR / "heldout_v2"  # heldout_v1_seen/: the first split, seen too often (notes/HELDOUT_V2.md)
+HELDOUT_DIR = DATA_DIR / "heldout_v3"  # v1, v2: retired into train/ (notes/HELDOUT_V3.md)
 # Chosen by cross-validation on the training split (``humiao eval --cv``), never on held-out.
 MODEL_PARAMS: dict[str, Any] = {"c_urgency": 8.0, "c_category": 8.0}
 
