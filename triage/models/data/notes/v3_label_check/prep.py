@@ -1,18 +1,23 @@
 """Drop v3 lines whose normalised text matches existing data; add ids; write two shuffled, unlabelled halves."""
-import json, glob, random, sys
-sys.path.insert(0, '/work/main')
+import glob
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+sys.path.insert(0, str(Path(__file__).resolve().parents[5]))
 from triage.text import prepare
-D = '/work/main/triage/models/data'
-existing = set()
+D = str(Path(__file__).resolve().parents[2])
+existing: set[str] = set()
 for f in glob.glob(D + '/train/*.jsonl'):
     for l in open(f, encoding='utf-8'):
         if l.strip(): existing.add(prepare(json.loads(l)['text']).strip())
-dropped = []
-items = []
+dropped: list[tuple[str, int]] = []
+items: list[dict[str, Any]] = []
 for name, prefix in (('he', 'he'), ('hf', 'hf')):
     path = f'{D}/heldout_v3/{name}.jsonl'
-    kept = []
-    seen = set()
+    kept: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for n, l in enumerate(open(path, encoding='utf-8'), 1):
         if not l.strip(): continue
         d = json.loads(l)
