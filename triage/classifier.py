@@ -8,16 +8,25 @@ The combined rule:
    least orange. The thresholds are tuned on cross-validated training
    predictions (never on held-out) to minimise the cost matrix in
    ``triage.models.train.COST``: under-triage costs more than over-triage, and
-   a red message graded blue or yellow costs far more than anything else.
+   a red message graded blue or yellow costs far more than anything else;
+   among thresholds whose cross-validated red recall and precision reach the
+   floors in ``triage.models.train.RED_FLOORS`` (the issue's targets).
 2. The safety layer gives a floor. The verdict's urgency is the higher of the
    two: the safety layer can raise urgency, never lower it.
 3. The category is the model's, unless the safety layer raised the urgency
    and names a category, in which case the category is the safety rule's.
+   One exception: the violence and confinement rules say ``family_violence``
+   because they cannot tell who is violent; when the model names another
+   category of harm (a classmate, a gang, a stranger, a teacher …), the
+   model's category stands (``HARM_CATEGORIES``).
 
-Long messages are scored whole and in windows of a few sentences; the window
-with the highest expected severity decides, so a key sentence buried in a
+Long messages are scored whole and in windows of a few sentences. The most
+severe of them gives the urgency, so a key sentence buried in a
 2,000-character message is not diluted (and the safety layer reads every
-clause anyway).
+clause anyway). The whole message gives the category (what the message is
+about), unless the most severe window is confidently red on its own
+(``P(red) >= WINDOW_RED``). Cross-validation on the training split: letting the
+whole message decide urgency too lost buried reds.
 """
 
 from __future__ import annotations
@@ -34,7 +43,21 @@ from triage.text import prepare
 WINDOW_CHARS = 160
 LONG_MESSAGE_CHARS = 240
 MAX_WINDOWS = 64
+WINDOW_RED = 0.7  # a window this sure of red outweighs the whole message (chosen by CV on training data)
 MAX_SCORED_CHARS = 20_000  # the model reads this much; the safety layer reads everything
+# Categories of harm the model may name for a message the violence rules raised (see rule 3).
+HARM_CATEGORIES = frozenset(
+    {
+        Category.FAMILY_VIOLENCE,
+        Category.SCHOOL_VIOLENCE,
+        Category.SEXUAL_ABUSE,
+        Category.DELINQUENCY,
+        Category.EXPLOITATION,
+        Category.MISSING,
+        Category.NEGLECT,
+        Category.SUICIDE_SELFHARM,
+    }
+)
 DEFAULT_THRESHOLDS = {"red": 0.5, "orange": 0.5, "yellow": 0.5}
 
 
@@ -56,10 +79,6 @@ def decide_urgency(proba: dict[str, float], thresholds: dict[str, float]) -> tup
         red = proba.get("red", 0.0)
         level, confidence = Urgency.ORANGE, red + proba.get("orange", 0.0)
     return level, confidence
-
-
-def _severity(proba: dict[str, float]) -> float:
-    return sum(u.rank * proba.get(u.value, 0.0) for u in Urgency.ordered())
 
 
 def _windows(text: str) -> list[str]:
@@ -84,12 +103,27 @@ def _segments(normalized: str) -> list[str]:
     return [scored, *_windows(scored)]
 
 
-def _most_severe(candidates: list[Probabilities]) -> Probabilities:
-    best = candidates[0]
-    for candidate in candidates[1:]:
-        if _severity(candidate[0]) > _severity(best[0]):
-            best = candidate
-    return best
+def _severity(proba: dict[str, float]) -> float:
+    return sum(u.rank * proba.get(u.value, 0.0) for u in Urgency.ordered())
+
+
+def _decisive(candidates: list[Probabilities]) -> Probabilities:
+    """Urgency from the most severe part, category from the whole message.
+
+    Urgency: the most severe of the whole message and its windows, so a red
+    sentence buried in small talk is not diluted (under-triage is the costly
+    error). Category: the whole message's, because its context says what the
+    message is about, unless that most severe window is confidently red on
+    its own (``P(red) >= WINDOW_RED``), in which case the window's category.
+    """
+    whole = candidates[0]
+    severe = whole
+    for window in candidates[1:]:
+        if _severity(window[0]) > _severity(severe[0]):
+            severe = window
+    if severe is whole or severe[0].get(Urgency.RED.value, 0.0) >= WINDOW_RED:
+        return severe
+    return severe[0], whole[1]
 
 
 class Classifier:
@@ -114,7 +148,7 @@ class Classifier:
         return [self._verdict(n, p) for n, p in zip(prepared, probas, strict=True)]
 
     def probas_batch_normalized(self, normalized: list[str]) -> list[Probabilities]:
-        """Model probabilities of many prepared texts (for long ones, the most severe window)."""
+        """Model probabilities of many prepared texts (for long ones, see :func:`_decisive`)."""
         segments = [_segments(n) for n in normalized]
         flat = [s for group in segments for s in group]
         if not flat:
@@ -132,11 +166,11 @@ class Classifier:
                 for k in range(len(group))
             ]
             row += len(group)
-            results.append(_most_severe(candidates))
+            results.append(_decisive(candidates))
         return results
 
     def model_proba(self, text: str) -> Probabilities:
-        """Model probabilities; for long text, those of the most severe window."""
+        """Model probabilities; for long text, the whole message's or a confidently red window's."""
         return self._proba_normalized(_prepare(text))
 
     def _proba_normalized(self, normalized: str) -> Probabilities:
@@ -163,7 +197,9 @@ class Classifier:
         signals = list(safety.signals)
         if safety.floor.rank > model_urgency.rank:
             urgency, confidence = safety.floor, 1.0
-            if safety.category is not None:
+            if safety.category is not None and not (
+                safety.category is Category.FAMILY_VIOLENCE and category in HARM_CATEGORIES
+            ):
                 category = safety.category
             signals.insert(0, f"安全规则: {model_urgency.label_zh}→{urgency.label_zh}")
         if not normalized:

@@ -122,6 +122,7 @@ class FastScorer:
         word = model.features_.transformer_list[0][1]
         char = model.features_.transformer_list[1][1]
         assert tuple(word.ngram_range) == (1, 2) and tuple(char.ngram_range) == (1, 3), "FastScorer's n-gram ranges"
+        joint = getattr(model, "joint_", None)
         self._setup(
             {str(k): int(v) for k, v in word.vocabulary_.items()},
             word.idf_,
@@ -133,6 +134,16 @@ class FastScorer:
             model.urgency_.intercept_,
             model.category_.coef_.T,
             model.category_.intercept_,
+            _Joint(
+                np.asarray(model.joint_columns_, dtype=np.int64),
+                joint.coef_.T,
+                joint.intercept_,
+                model.joint_to_urgency_,
+                model.joint_to_category_,
+                float(model.joint_weight),
+            )
+            if joint is not None
+            else None,
         )
 
     def _setup(
@@ -147,6 +158,7 @@ class FastScorer:
         urgency_bias: NDArray[Any],
         category_coef: NDArray[Any],
         category_bias: NDArray[Any],
+        joint: _Joint | None = None,
     ) -> None:
         self.vectorizers = [
             _Vectorizer(word_vocabulary, np.asarray(word_idf, dtype=np.float64), 0, True),
@@ -154,16 +166,49 @@ class FastScorer:
         ]
         self.urgency_classes = urgency_classes
         self.category_classes = category_classes
+        self.joint = joint
         # Coefficients transposed: one row per feature, so a message's few
-        # features select a few rows.
-        self.urgency_coef = np.ascontiguousarray(urgency_coef, dtype=np.float64)
-        self.urgency_bias = np.asarray(urgency_bias, dtype=np.float64)
-        self.category_coef = np.ascontiguousarray(category_coef, dtype=np.float64)
-        self.category_bias = np.asarray(category_bias, dtype=np.float64)
+        # features select a few rows. The heads side by side in one matrix
+        # (urgency | category | joint pairs, the joint head's unselected
+        # features as zero rows): one sparse-dense product scores them all.
+        n_features = len(word_vocabulary) + len(char_vocabulary)
+        blocks = [np.asarray(urgency_coef, dtype=np.float64), np.asarray(category_coef, dtype=np.float64)]
+        biases = [np.asarray(urgency_bias, dtype=np.float64), np.asarray(category_bias, dtype=np.float64)]
+        if joint is not None:
+            full = np.zeros((n_features, joint.coef.shape[1]))
+            full[joint.columns] = joint.coef
+            blocks.append(full)
+            biases.append(np.asarray(joint.bias, dtype=np.float64))
+        self.coef = np.ascontiguousarray(np.hstack(blocks))
+        self.bias = np.concatenate(biases)
+        self._u = slice(0, len(urgency_classes))
+        self._c = slice(self._u.stop, self._u.stop + len(category_classes))
+        self._j = slice(self._c.stop, self.coef.shape[1])
+
+    def _probabilities(self, logits: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Rows of urgency and category probabilities from rows of logits of all heads."""
+        urgency, category = _softmax_rows(logits[:, self._u]), _softmax_rows(logits[:, self._c])
+        if self.joint is not None:
+            pairs = _softmax_rows(logits[:, self._j])
+            w = self.joint.weight
+            urgency = (1 - w) * urgency + w * (pairs @ self.joint.to_urgency)
+            category = (1 - w) * category + w * (pairs @ self.joint.to_category)
+        return urgency, category
 
     def save(self, path: Path) -> None:
         """Write the arrays (coefficients as float32) to one compressed ``.npz``."""
         word, char = self.vectorizers
+        n_u, n_c = len(self.urgency_classes), len(self.category_classes)
+        joint: dict[str, Any] = {}
+        if self.joint is not None:
+            joint = {
+                "joint_columns": self.joint.columns,
+                "joint_coef": self.joint.coef.astype(np.float32),
+                "joint_bias": self.joint.bias,
+                "joint_to_urgency": self.joint.to_urgency,
+                "joint_to_category": self.joint.to_category,
+                "joint_weight": np.array(self.joint.weight),
+            }
         np.savez_compressed(
             path,
             word_terms=_terms(word.vocabulary),
@@ -172,16 +217,27 @@ class FastScorer:
             char_idf=char.idf.astype(np.float32),
             urgency_classes=np.array(self.urgency_classes),
             category_classes=np.array(self.category_classes),
-            urgency_coef=self.urgency_coef.astype(np.float32),
-            urgency_bias=self.urgency_bias,
-            category_coef=self.category_coef.astype(np.float32),
-            category_bias=self.category_bias,
+            urgency_coef=self.coef[:, :n_u].astype(np.float32),
+            urgency_bias=self.bias[:n_u],
+            category_coef=self.coef[:, n_u : n_u + n_c].astype(np.float32),
+            category_bias=self.bias[n_u : n_u + n_c],
+            **joint,
         )
 
     @classmethod
     def load(cls, path: Path) -> FastScorer:
         with np.load(path, allow_pickle=False) as arrays:
             scorer = cls.__new__(cls)
+            joint = None
+            if "joint_coef" in arrays.files:
+                joint = _Joint(
+                    arrays["joint_columns"],
+                    arrays["joint_coef"],
+                    arrays["joint_bias"],
+                    arrays["joint_to_urgency"],
+                    arrays["joint_to_category"],
+                    float(arrays["joint_weight"]),
+                )
             scorer._setup(
                 {t: i for i, t in enumerate(arrays["word_terms"].tolist())},
                 arrays["word_idf"],
@@ -193,6 +249,7 @@ class FastScorer:
                 arrays["urgency_bias"],
                 arrays["category_coef"],
                 arrays["category_bias"],
+                joint,
             )
         return scorer
 
@@ -204,9 +261,8 @@ class FastScorer:
         word, char = self.vectorizers
         n_word = len(word.vocabulary)
         word_m, char_m = word.matrix(texts), char.matrix(texts)
-        urgency = word_m @ self.urgency_coef[:n_word] + char_m @ self.urgency_coef[n_word:] + self.urgency_bias
-        category = word_m @ self.category_coef[:n_word] + char_m @ self.category_coef[n_word:] + self.category_bias
-        return _softmax_rows(np.asarray(urgency)), _softmax_rows(np.asarray(category))
+        logits = word_m @ self.coef[:n_word] + char_m @ self.coef[n_word:] + self.bias
+        return self._probabilities(np.asarray(logits))
 
     def proba_normalized(self, normalized: str) -> tuple[dict[str, float], dict[str, float]]:
         features: dict[int, float] = {}
@@ -214,12 +270,23 @@ class FastScorer:
             features.update(vectorizer.features(normalized))
         ids = np.fromiter(features.keys(), dtype=np.int64, count=len(features))
         values = np.fromiter(features.values(), dtype=np.float64, count=len(features))
-        urgency = _softmax(values @ self.urgency_coef[ids] + self.urgency_bias)
-        category = _softmax(values @ self.category_coef[ids] + self.category_bias)
+        urgency, category = self._probabilities((values @ self.coef[ids] + self.bias)[np.newaxis, :])
         return (
-            dict(zip(self.urgency_classes, urgency.tolist(), strict=True)),
-            dict(zip(self.category_classes, category.tolist(), strict=True)),
+            dict(zip(self.urgency_classes, urgency[0].tolist(), strict=True)),
+            dict(zip(self.category_classes, category[0].tolist(), strict=True)),
         )
+
+
+@dataclass
+class _Joint:
+    """The joint (urgency, category) head: its features, coefficients and how pairs sum to labels."""
+
+    columns: NDArray[np.int64]  # the selected feature indices
+    coef: NDArray[Any]  # (selected features, pairs)
+    bias: NDArray[Any]
+    to_urgency: NDArray[Any]  # (pairs, urgency classes) of 0/1
+    to_category: NDArray[Any]  # (pairs, category classes) of 0/1
+    weight: float
 
 
 def _terms(vocabulary: dict[str, int]) -> NDArray[np.str_]:
@@ -232,11 +299,6 @@ def _terms(vocabulary: dict[str, int]) -> NDArray[np.str_]:
 def _softmax_rows(z: NDArray[np.float64]) -> NDArray[np.float64]:
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return np.asarray(e / e.sum(axis=1, keepdims=True))
-
-
-def _softmax(z: NDArray[np.float64]) -> NDArray[np.float64]:
-    e = np.exp(z - z.max())
-    return e / e.sum()
 
 
 # ---------------------------------------------------------------- versions and loading

@@ -73,6 +73,11 @@ PINYIN = {
     "ba wo": "把我",
     "guan zai": "关在",
     "suo zai": "锁在",
+    "you ren": "有人",
+    "zou san le": "走散了",
+    "zou san": "走散",
+    "gen ba ba": "跟爸爸",
+    "gen ma ma": "跟妈妈",
 }
 _PINYIN_RE = re.compile(
     r"(?<![a-z])(?:" + "|".join(r" ?".join(k.split()) for k in sorted(PINYIN, key=len, reverse=True)) + r")(?![a-z])"

@@ -123,3 +123,33 @@ def test_serving_imports_no_sklearn_and_no_gateway() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "red"
+
+
+def test_long_message_urgency_from_the_most_severe_part_category_from_the_whole() -> None:
+    from triage.classifier import WINDOW_RED, _decisive
+
+    whole = ({"red": 0.1, "orange": 0.2, "yellow": 0.5, "blue": 0.2}, {"education": 0.9})
+    severe = ({"red": 0.4, "orange": 0.5, "yellow": 0.1, "blue": 0.0}, {"family_violence": 0.9})
+    # a more severe window raises the urgency, but the story is still about schooling
+    assert _decisive([whole, severe]) == (severe[0], whole[1])
+    red = ({"red": WINDOW_RED + 0.05, "orange": 0.1, "yellow": 0.0, "blue": 0.0}, {"suicide_selfharm": 0.9})
+    assert _decisive([whole, severe, red]) is red  # a buried, clearly red sentence decides both
+    assert _decisive([whole]) is whole
+
+
+def test_violence_rule_keeps_the_models_category_of_harm() -> None:
+    from triage.text import prepare
+
+    rule = Classifier(None, {"red": 0.5, "orange": 0.5, "yellow": 0.5})  # type: ignore[arg-type]
+    text = prepare("他们现在在厕所里围着我打")
+    low = {"red": 0.05, "orange": 0.1, "yellow": 0.15, "blue": 0.7}
+    school = rule.verdict(text, (low, {"school_violence": 0.6, "family_violence": 0.3, "other": 0.1}))
+    assert school.urgency is Urgency.RED and school.category is Category.SCHOOL_VIOLENCE
+    unknown = rule.verdict(text, (low, {"other": 0.6, "family_violence": 0.3, "school_violence": 0.1}))
+    assert unknown.urgency is Urgency.RED and unknown.category is Category.FAMILY_VIOLENCE
+
+
+def test_a_teacher_keeping_a_child_after_school_is_not_red(classifier: Classifier) -> None:
+    # A known false red of the issue-3 model (sexual_abuse 0.45): being kept after class is not a danger by itself.
+    assert classifier.classify("我们班主任让我今天放学留下来").urgency is not Urgency.RED
+    assert classifier.classify("老师刚才放学把我留在办公室锁了门，还摸我").urgency is Urgency.RED

@@ -42,3 +42,8 @@ def test_score_counts_red_graded_blue_or_yellow() -> None:
     ]
     result = score(examples, verdicts)
     assert result.red_as_blue_or_yellow == 1 and result.red_recall == 0.5 and result.red_precision == 0.5
+
+
+def test_train_can_skip_the_held_out_split() -> None:
+    assert build_parser().parse_args(["train", "--no-heldout"]).no_heldout is True
+    assert build_parser().parse_args(["train"]).no_heldout is False
