@@ -265,6 +265,13 @@ CONFINED = _rx(
     r"不让我(?:出门|出去|离开|吃饭)",
     r"绑在(?:椅子|床|柱子|树|凳子|桌子)上",
 )
+# Held until a "debt" is paid (pyramid schemes, traffickers): ongoing by its nature, so
+# habitual words (天天, 每天) do not make it past; a finished story (去年, 以前, 后来) does.
+HELD = _rx(
+    r"(?:还完|还清|交(?:够|完)?钱|给钱|赎金)(?:了)?才(?:能|让|放)(?:我|我们)?走",
+    r"收(?:走了|走|了)(?:我的?|我们的?)?(?:手机|身份证).{0,12}(?:不让|不准|不许)(?:我|我们)?(?:走|离开|出去)",
+)
+HABITUAL = re.compile(r"天天|每天|一直|总是|老是|常常|经常")
 SEXUAL = _rx(
     r"强奸",
     r"性侵",
@@ -313,6 +320,7 @@ MISSING = _rx(
     r"找不到(?:我的?)?(?:妈妈|爸爸|家长|大人|奶奶|爷爷|外婆|姥姥)",
     r"(?:和|跟)(?:妈妈|爸爸|家长|大人|奶奶|爷爷)走散",
     r"(?:son|daughter|kid|child|boy|girl|baby) (?:is|went|has gone) missing",
+    r"(?:son|daughter|kid|child|baby) is gone(?! (?:to|out|home|for|with|back))",
     r"lost my (?:son|daughter|kid|child|baby)",
     r"(?:can'?t|cannot) find my (?:son|daughter|kid|child|baby|mom|mum|dad)",
     r"有人(?:一直)?(?:跟着我|跟踪我|尾随)",
@@ -326,6 +334,8 @@ YOUNG_CHILD_ALONE = _rx(
     r"(?:[一二两三四五六七1-7]岁|[0-9一二两三四五六七八九十]+个月|婴儿|宝宝|幼儿).{0,10}(?:一个人|独自|单独|自己).{0,6}(?:在家|在车|锁)",
     r"(?:宝宝|婴儿|小孩|孩子|幼儿).{0,6}(?:锁在车|关在车|留在车|落在车)",
     r"(?:[一二两三四五六七1-7]岁).{0,8}(?:没人管|没有人管|饿了.{0,3}天|一个人在)",
+    # several children with nobody, the youngest a small child
+    r"(?:没人管|没有大人|没大人).{0,20}(?:最小的?|小的)(?:才|只有)?[一二两三四五六1-6]岁",
 )
 MEDICAL = _rx(
     r"昏迷",
@@ -345,6 +355,24 @@ MEDICAL = _rx(
     r"头(?:部)?.{0,2}(?:出血|流血)",
     r"出血(?:较多|很多|不止)",
 )
+# Accidents and emergencies a child meets: danger to life now, whatever the category.
+ACCIDENT = _rx(
+    r"(?:煤气|燃气|天然气)(?:泄漏|泄露|中毒)",
+    r"一氧化碳中毒",
+    r"触电",
+    r"(?:出|发生)?车祸",
+    r"被(?:车|汽车|货车|电动车|摩托车)(?:撞|碾|压)",
+    r"(?:从|在).{0,8}(?:楼|窗户?|阳台|楼梯|高处|架子|树|墙)上?.{0,3}(?:摔|掉|跌|坠)(?:了)?下(?:来|去)",
+    r"坠楼",
+    r"(?:吞|吃|咽)(?:了|下|进)?(?:去)?(?:一[颗个枚]|两[颗个枚]|几[颗个枚])?(?:纽扣电池|电池|硬币|磁铁|磁珠|珠子|别针|钉子|洗衣液|消毒液|84)",
+    r"(?:卡|噎)(?:住|在)(?:了)?(?:喉咙|嗓子|气管)(?!.{0,4}(?:鱼刺|刺))",
+    r"噎住了?.{0,6}(?:喘不|说不出话|脸(?:都)?(?:紫|青)了)",
+    r"(?:溺水|淹水|被水冲走|掉进水里)",
+    r"被(?:狗|野狗|大狗)(?:咬)",
+)
+# A fire is red when someone is still inside it.
+FIRE = _rx(r"起火", r"着火", r"失火", r"火灾", r"烧起来了", r"冒(?:黑)?烟")
+TRAPPED = _rx(r"被困", r"困在", r"没(?:有)?(?:跑)?出来", r"出不来", r"还在里面", r"在里面", r"跑不出")
 
 # ---------------------------------------------------------------- what does not count
 NEGATION_BEFORE = re.compile(
@@ -480,6 +508,9 @@ ANY_TRIGGER = re.compile(
             YOUNG_CHILD_ALONE,
             MEDICAL,
             ABOUT_TO_JUMP,
+            ACCIDENT,
+            FIRE,
+            HELD,
         )
     )
 )
@@ -537,6 +568,7 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("sexual", SEXUAL),
             ("missing", MISSING),
             ("confined", CONFINED),
+            ("held", HELD),
         ):
             hit = _unnegated(pattern, clause, signals)
             if hit is None:
@@ -549,6 +581,10 @@ def assess_normalized(normalized: str) -> SafetyResult:
             if name == "missing" and (NOT_A_CHILD.search(clause) or FOUND_AGAIN.search(normalized)):
                 continue
             found.add(name, hit, index)
+            if name == "held" and not any(
+                m.group(0) and not HABITUAL.fullmatch(m.group(0)) for m in PAST.finditer(clause)
+            ):
+                found.add("held_now", hit, index)
             if name == "sexual" and _within_72h(clause, hit):
                 found.add("sexual_72h", hit, index)
         for name, pattern in (
@@ -565,8 +601,13 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("medical", MEDICAL),
             ("about_to_jump", ABOUT_TO_JUMP),
             ("plan_to_take", PLAN_TO_TAKE),
+            ("accident", ACCIDENT),
+            ("fire", FIRE),
+            ("trapped", TRAPPED),
         ):
             hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
+            if name in ("accident", "fire") and hit is not None and joke:
+                hit = None
             if name == "medical" and hit is not None and NOT_AN_EMERGENCY.search(clause):
                 hit = None
             if name == "slang_death" and hit is not None and NOT_DYING.search(clause):
@@ -702,10 +743,16 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.MISSING, sig("走失/被带走", "missing"))
     if "child_alone" in found:
         raise_to(Urgency.RED, Category.NEGLECT, sig("幼童独处", "child_alone"))
+    if "held_now" in found or ("held" in found and present("held")):
+        raise_to(Urgency.RED, Category.EXPLOITATION, sig("被扣留", "held"))
     if "confined" in found and present("confined"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("被关", "confined"))
     if "medical" in found and present("medical"):
         raise_to(Urgency.RED, category, sig("急症", "medical"))
+    if "accident" in found and present("accident"):
+        raise_to(Urgency.RED, category, sig("意外", "accident"))
+    if "fire" in found and "trapped" in found and found.near("trapped", "fire", 1) and present("fire"):
+        raise_to(Urgency.RED, category, sig("火情", "fire"), sig("被困", "trapped"))
     if floor is Urgency.BLUE and "past" in found and any(k in found for k in ("violence", "sexual")):
         reasons.append(sig("时间", "past"))
     notes = [s for s in dict.fromkeys(signals)]

@@ -250,3 +250,40 @@ def test_now_is_not_strong_in_now_i_am() -> None:
     # "我现在就是一个…人质" is a figure of speech about the exam week, not violence now
     text = "我在厕所背公式差点被锁在里面。今天终于考完了，我现在就是一个被考试绑架了、刚刚被释放的人质"
     assert assess(text).floor is not Urgency.RED
+
+
+# ------------------------------------------- accidents and emergencies, a debt hold, children alone (after v3's look)
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        # a fire with children still inside; a fire everyone got out of, last year
+        ("网吧半夜起火了，里面好像还有好几个初中生没出来", "去年我家着火了，还好人都出来了"),
+        # a swallowed button battery; a battery question
+        ("我弟刚才吞了一颗纽扣电池", "纽扣电池能扔进垃圾桶吗"),
+        # gas leaking now; a gas-safety lesson
+        ("我家煤气泄漏了好大的味道", "新闻说冬天要防煤气中毒"),
+        # a fall from a balcony; a fall in a game
+        ("我弟从二楼阳台上摔下来了", "吃鸡的时候被车撞死了哈哈"),
+        # choking with a blue face; stuck on a level
+        ("宝宝吃果冻噎住了脸都紫了", "我卡住了这关过不去"),
+        # a past accident is not now
+        ("放学路上同学被货车撞了，躺在地上不动", "上次出车祸的时候我腿断了"),
+        # held until a "debt" is paid, messaging in secret; a finished story
+        (
+            "結果是傳銷，他們收走了我的手機，天天上課洗腦，說要把「欠」的錢還完才能走",
+            "去年被传销骗去，说钱还完才能走，后来警察救了我",
+        ),
+        ("他们收走了我的身份证不让我们离开", "老师说作业写完才能走"),
+        # several children alone for days, the youngest four
+        ("三个孙子在家里没人管最大的才十一岁最小的四岁已经好几天了", "家里没人管，最小的妹妹都上初中了"),
+    ],
+)
+def test_emergencies_and_holds_are_red(red: str, not_red: str) -> None:
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+
+
+def test_a_missing_child_in_english() -> None:
+    assert assess("help my kid is gone 超市").floor is Urgency.RED
+    assert assess("ahhh my son is missing 在公园 please help").floor is Urgency.RED
+    assert assess("my kid is gone to school already, 终于清净了").floor is not Urgency.RED
