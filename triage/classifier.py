@@ -69,7 +69,7 @@ def decide_urgency(proba: dict[str, float], thresholds: dict[str, float]) -> tup
     red message is the costly error).
     """
     at_least = 0.0
-    level, confidence = Urgency.BLUE, 1.0
+    level, confidence = Urgency.BLUE, proba.get(Urgency.BLUE.value, 0.0)  # no level above blue reached
     for candidate in (Urgency.RED, Urgency.ORANGE, Urgency.YELLOW):
         at_least += proba.get(candidate.value, 0.0)
         if at_least >= thresholds[candidate.value]:

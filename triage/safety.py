@@ -161,7 +161,8 @@ ATTEMPT = _rx(
     r"(?:门缝|窗缝|门窗).{0,6}(?:胶带|封|堵)",
     r"血止不住",
     r"站在(?:天台|楼顶|顶楼|桥上|窗台|栏杆外)",
-    r"(?:已经|现在)在(?:天台|楼顶|顶楼|桥上|河边|江边)",
+    # on a roof or a bridge now, unless for an everyday errand ("现在在天台晒被子")
+    r"(?:已经|现在)在(?:天台|楼顶|顶楼|桥上|河边|江边)(?!.{0,3}(?:晒|晾|收|浇|种|乘凉|看星星|看风景|拍照|钓鱼|散步|跑步|吃|玩|打球|上课|开会))",
     r"(?:swallowed|took|have taken|ate) (?:a |the )?(?:whole|all|a bunch of|a lot of|too many|so many|[0-9]+|handful)"
     r".{0,24}pills",
     r"overdos(?:e|ed|ing)",

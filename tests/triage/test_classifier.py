@@ -153,3 +153,12 @@ def test_a_teacher_keeping_a_child_after_school_is_not_red(classifier: Classifie
     # A known false red of the issue-3 model (sexual_abuse 0.45): being kept after class is not a danger by itself.
     assert classifier.classify("我们班主任让我今天放学留下来").urgency is not Urgency.RED
     assert classifier.classify("老师刚才放学把我留在办公室锁了门，还摸我").urgency is Urgency.RED
+
+
+def test_blue_confidence_is_the_probability_of_blue_not_one() -> None:
+    from triage.classifier import decide_urgency
+
+    level, confidence = decide_urgency(
+        {"red": 0.05, "orange": 0.1, "yellow": 0.15, "blue": 0.7}, {"red": 0.5, "orange": 0.5, "yellow": 0.5}
+    )
+    assert level is Urgency.BLUE and confidence == pytest.approx(0.7)

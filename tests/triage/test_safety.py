@@ -287,3 +287,8 @@ def test_a_missing_child_in_english() -> None:
     assert assess("help my kid is gone 超市").floor is Urgency.RED
     assert assess("ahhh my son is missing 在公园 please help").floor is Urgency.RED
     assert assess("my kid is gone to school already, 终于清净了").floor is not Urgency.RED
+
+
+def test_a_roof_errand_is_not_an_attempt() -> None:
+    assert assess("我现在在天台晒被子").floor is not Urgency.RED
+    assert assess("我现在在天台，不想活了").floor is Urgency.RED
