@@ -292,3 +292,16 @@ def test_a_missing_child_in_english() -> None:
 def test_a_roof_errand_is_not_an_attempt() -> None:
     assert assess("我现在在天台晒被子").floor is not Urgency.RED
     assert assess("我现在在天台，不想活了").floor is Urgency.RED
+
+
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        ("着火了 爸妈不在家 我跟妹妹出不去", "昨天食堂着火了，大家都跑出去了"),
+        ("厨房着火了，门打不开", "厨房的门打不开了，好烦"),
+        ("楼道冒烟了我们逃不出去", "消防演习的时候楼道冒烟了，我们按路线跑出去了"),
+    ],
+)
+def test_a_fire_with_people_who_cannot_get_out(red: str, not_red: str) -> None:
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)

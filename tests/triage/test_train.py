@@ -47,3 +47,31 @@ def test_score_counts_red_graded_blue_or_yellow() -> None:
 def test_train_can_skip_the_held_out_split() -> None:
     assert build_parser().parse_args(["train", "--no-heldout"]).no_heldout is True
     assert build_parser().parse_args(["train"]).no_heldout is False
+
+
+def test_thresholds_grade_no_red_blue_or_yellow_even_when_it_costs_accuracy() -> None:
+    from triage.classifier import decide_urgency
+
+    # 30 yellow messages and one red message that the model scores alike (P(red) 0.22, P(yellow) 0.56):
+    # the cost alone would leave the red yellow; the constraint raises all 31 to orange.
+    alike = {"red": 0.22, "orange": 0.12, "yellow": 0.56, "blue": 0.10}
+    plain_red = {"red": 0.9, "orange": 0.05, "yellow": 0.05, "blue": 0.0}
+    gold = ["red"] + ["yellow"] * 30 + ["red"]
+    probas = [alike] * 31 + [plain_red]
+    thresholds = tune_thresholds(gold, probas)
+    assert decide_urgency(alike, thresholds)[0].rank >= Urgency.ORANGE.rank
+    assert decide_urgency(plain_red, thresholds)[0] is Urgency.RED
+
+
+def test_thresholds_fall_back_to_the_cheapest_when_no_point_saves_every_red() -> None:
+    from triage.classifier import decide_urgency
+
+    hopeless = {"red": 0.0, "orange": 0.0, "yellow": 0.0, "blue": 1.0}  # no threshold reaches it
+    gold = ["red", "blue", "yellow"]
+    probas = [
+        hopeless,
+        {"red": 0.0, "orange": 0.0, "yellow": 0.1, "blue": 0.9},
+        {"red": 0.0, "orange": 0.1, "yellow": 0.8, "blue": 0.1},
+    ]
+    thresholds = tune_thresholds(gold, probas)
+    assert decide_urgency(probas[1], thresholds)[0] is Urgency.BLUE

@@ -2,7 +2,7 @@
 
 Training data: ``data/train/*.jsonl`` plus an optional corrections file
 (operator relabels, JSONL ``{"text", "urgency", "category"}``). The held-out
-split ``data/heldout_v4/*.jsonl`` is never trained on or tuned against: the
+split ``data/heldout_v5/*.jsonl`` is never trained on or tuned against: the
 decision thresholds are tuned on cross-validated predictions of the training
 data only.
 """
@@ -31,7 +31,7 @@ from triage.text import prepare
 
 DATA_DIR = Path(__file__).with_name("data")
 TRAIN_DIR = DATA_DIR / "train"
-HELDOUT_DIR = DATA_DIR / "heldout_v4"  # v1, v2, v3: retired into train/ (notes/HELDOUT_V4.md)
+HELDOUT_DIR = DATA_DIR / "heldout_v5"  # v1–v4: retired into train/ (notes/HELDOUT_V5.md)
 # Chosen by cross-validation on the training split (``humiao eval --cv``), never on held-out.
 # 5-fold CV on the 7,102 training messages (2026-12-03, notes/HELDOUT_V3.md):
 #   c 8/8, no joint head:                  urgency 0.859  category 0.847  red recall 0.974  under-triage 0.030
@@ -113,17 +113,25 @@ GUARD_GRID = [0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 1.1]  # 1.1: no guard
 def tune_thresholds(
     gold: list[str], probas: list[dict[str, float]], floors: list[Urgency] | None = None
 ) -> dict[str, float]:
-    """The thresholds (exhaustive grid) that minimise the triage cost (:data:`COST`).
+    """The thresholds (exhaustive grid) that minimise the triage cost (:data:`COST`),
+    under the issue's hard constraint: no red message graded blue or yellow.
 
     With ``floors`` (the safety layer's floor for each message), the cost is
     that of the combined rule: the higher of the model's level and the floor.
+    The cost alone never buys a red guard (one red saved is worth less than
+    the over-triage a guard costs), but "no red graded blue or yellow" is a
+    requirement, not a price: so the cheapest thresholds that grade no red
+    training message blue or yellow (out of fold) are chosen, and only when no
+    point of the grid achieves that, the cheapest thresholds overall.
     """
     gold_rank = np.array([Urgency(g).rank for g in gold])
+    gold_red = gold_rank == Urgency.RED.rank
     floor_rank = np.array([f.rank for f in floors]) if floors is not None else np.zeros(len(gold), dtype=int)
     red = np.array([p.get("red", 0.0) for p in probas])
     orange_up = red + np.array([p.get("orange", 0.0) for p in probas])
     yellow_up = orange_up + np.array([p.get("yellow", 0.0) for p in probas])
-    best: tuple[float, dict[str, float]] = (float("inf"), {"red": 0.5, "orange": 0.5, "yellow": 0.5})
+    fallback: tuple[float, dict[str, float]] = (float("inf"), {"red": 0.5, "orange": 0.5, "yellow": 0.5})
+    best = fallback
     for t_red in THRESHOLD_GRID:
         is_red = red >= t_red
         for t_orange in THRESHOLD_GRID:
@@ -135,9 +143,14 @@ def tune_thresholds(
                     level = np.where((base < 2) & (red >= guard), 2, base)
                     level = np.maximum(level, floor_rank)
                     cost = float(COST[gold_rank, level].sum())
-                    if cost < best[0]:
-                        best = (cost, {"red": t_red, "orange": t_orange, "yellow": t_yellow, "red_guard": guard})
-    return best[1]
+                    if cost >= best[0] and cost >= fallback[0]:
+                        continue
+                    point = {"red": t_red, "orange": t_orange, "yellow": t_yellow, "red_guard": guard}
+                    if cost < fallback[0]:
+                        fallback = (cost, point)
+                    if cost < best[0] and not (level[gold_red] < Urgency.ORANGE.rank).any():
+                        best = (cost, point)
+    return best[1] if best[0] < float("inf") else fallback[1]
 
 
 def cross_validated_probas(
