@@ -199,7 +199,7 @@ NOW = _rx(
 )
 PAST = _rx(
     r"经常",
-    r"以前",
+    r"以前(?!(?:从来|从)?(?:没|不)(?:有)?(?:这样|这么|过))",  # "以前从来没这样过" means "never before": new, not past
     r"好几次",
     r"一直(?!(?:在)?(?:跟|盯|尾随))",  # "一直跟着我" is being followed now
     r"总是",
@@ -270,8 +270,13 @@ CONFINED = _rx(
 # habitual words (天天, 每天) do not make it past; a finished story (去年, 以前, 后来) does.
 HELD = _rx(
     r"(?:还完|还清|交(?:够|完)?钱|给钱|赎金)(?:了)?才(?:能|让|放)(?:我|我们)?走",
+    r"(?:干满|做满|干够|做够)(?:了)?.{0,4}(?:个月|天|年|周|单).{0,4}(?:才|就)(?:能|让|放)(?:我|我们)?走",
+    r"身份证(?:也)?(?:被|给)(?:他们|老板|领班|对方|中介)?.{0,3}(?:保管|扣|收|拿走)",
     r"收(?:走了|走|了)(?:我的?|我们的?)?(?:手机|身份证).{0,12}(?:不让|不准|不许)(?:我|我们)?(?:走|离开|出去)",
 )
+# A child alone (any age) who is ill or has gone without food for days: red when the two are near.
+ALONE = _rx(r"(?:独自|一个人|自己)(?:在家|在屋里?|在出租屋|住)", r"家里(?:没有?|一个)大人(?:都没有)?")
+UNWELL = _rx(r"(?:两|三|几|好几|[2-9])天(?:都)?没(?:吃|吃东西|吃饭|饭吃)", r"高烧", r"昏(?:倒|过去)", r"起不来")
 HABITUAL = re.compile(r"天天|每天|一直|总是|老是|常常|经常")
 SEXUAL = _rx(
     r"强奸",
@@ -521,6 +526,7 @@ ANY_TRIGGER = re.compile(
             ACCIDENT,
             FIRE,
             HELD,
+            UNWELL,
         )
     )
 )
@@ -611,6 +617,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("medical", MEDICAL),
             ("about_to_jump", ABOUT_TO_JUMP),
             ("plan_to_take", PLAN_TO_TAKE),
+            ("alone", ALONE),
+            ("unwell", UNWELL),
             ("accident", ACCIDENT),
             ("fire", FIRE),
             ("trapped", TRAPPED),
@@ -759,6 +767,8 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("被关", "confined"))
     if "medical" in found and present("medical"):
         raise_to(Urgency.RED, category, sig("急症", "medical"))
+    if "alone" in found and "unwell" in found and found.near("unwell", "alone", 2) and present("unwell"):
+        raise_to(Urgency.RED, Category.NEGLECT, sig("独处", "alone"), sig("身体", "unwell"))
     if "accident" in found and present("accident"):
         raise_to(Urgency.RED, category, sig("意外", "accident"))
     if "fire" in found and "trapped" in found and found.near("trapped", "fire", 1) and present("fire"):

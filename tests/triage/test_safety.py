@@ -305,3 +305,20 @@ def test_a_roof_errand_is_not_an_attempt() -> None:
 def test_a_fire_with_people_who_cannot_get_out(red: str, not_red: str) -> None:
     assert assess(red).floor is Urgency.RED, assess(red)
     assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+
+
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        # held until a debt is worked off, identity card kept
+        ("领班说我欠了他们六千，干满三个月才能走，身份证也被他们“保管”了", "作业干完了才能走，老师说的"),
+        # a child alone, days without food or with a high fever; a memory, or a mild fever that is better
+        ("家访发现其独自在家。孩子称已两天没吃东西，目前高烧", "爸妈出差了我一个人在家，今天有点发烧，吃了药好多了"),
+        ("我一个人在家，两天没吃饭了", "小时候我一个人在家，好几天没吃饭，现在想起来还难过"),
+        # "never before" is new, not past
+        ("突然喘不上气 手脚都发麻 以前从来没这样过 现在趴在沙发上发抖", "以前喘不上气过一次，医生说没事"),
+    ],
+)
+def test_held_by_debt_alone_and_unwell_never_before(red: str, not_red: str) -> None:
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
