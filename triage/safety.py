@@ -39,6 +39,7 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
 # ---------------------------------------------------------------- triggers
 SUICIDE_INTENT = _rx(
     r"不想活",
+    r"(?<![笑累饿困热冷])(?:就|我|他|她|也)不活了",
     r"活不下去",
     r"活着(?:没|没有)(?:意思|意义)",
     r"想(?:要)?死(?!你|我了|他|她)",
@@ -110,6 +111,8 @@ MEANS = _rx(
     r"吃了(?:一瓶|好多|很多|一把)",
     r"💊",
     r"🔪",
+    r"(?:拿|举|握)(?:着|起)?(?:水果刀|菜刀|美工刀|剪刀|小刀)(?!削|切|剪)",
+    r"(?:水果刀|菜刀|美工刀|剪刀|小刀|刀)(?:比划|对着自己|架在|抵着)",
     r"\bpills\b",
 )
 FAREWELL = _rx(
@@ -330,6 +333,7 @@ MISSING = _rx(
     r"lost my (?:son|daughter|kid|child|baby)",
     r"(?:can'?t|cannot) find my (?:son|daughter|kid|child|baby|mom|mum|dad)",
     r"有人(?:一直)?(?:跟着我|跟踪我|尾随)",
+    r"被(?:人|陌生人|一个男的|一个人|坏人)?(?:跟踪|尾随)(?:了)?",
     r"陌生人.{0,8}(?:跟着|跟踪|拉我|抱走|拽)",
     r"(?:一夜|一整夜|整夜|一宿|一晚上|一整晚|整晚|到现在)(?:都)?没回(?:家|来)",
     r"(?:叔叔|男的|陌生人|大人|阿姨).{0,4}(?:一直)?跟着我",
@@ -634,6 +638,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
                 hit = None
             if hit is not None:
                 found.add(name, hit, index)
+                if name == "past" and any(not HABITUAL.fullmatch(m.group(0)) for m in PAST.finditer(clause)):
+                    found.add("settled_past", hit, index)  # 以前, 去年 …; not only 天天/每天
                 before = re.split(r"[，, ]", clause[: clause.find(hit)][-8:])[-1]
                 if name == "farewell" and not PAST.search(before):
                     found.add("farewell_now", hit, index)
@@ -713,7 +719,9 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         intent_sig = sig("意图", "intent") if intent_key == "intent" else sig("自伤", "selfharm")
         plan = [k for k in ("means", "farewell", "attempt") if k in found and (short or found.near(k, intent_key, 2))]
         labels = {"means": "手段", "farewell": "告别", "attempt": "正在进行"}
-        if plan and present(intent_key):
+        # With a plan (a means in hand, a farewell, an attempt), a habitual word ("天天打游戏") does
+        # not make the wish a thing of the past; only a settled one (以前, 去年 …) does.
+        if plan and (present(intent_key) or not found.near("settled_past", intent_key, 1)):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, *(sig(labels[k], k) for k in plan))
         elif now(intent_key):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, sig("时间", "now"))

@@ -78,6 +78,9 @@ PINYIN = {
     "zou san": "走散",
     "gen ba ba": "跟爸爸",
     "gen ma ma": "跟妈妈",
+    "bei ren gen zong": "被人跟踪",
+    "gen zong": "跟踪",
+    "bang wo": "帮我",
 }
 _PINYIN_RE = re.compile(
     r"(?<![a-z])(?:" + "|".join(r" ?".join(k.split()) for k in sorted(PINYIN, key=len, reverse=True)) + r")(?![a-z])"

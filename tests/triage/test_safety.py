@@ -322,3 +322,23 @@ def test_a_fire_with_people_who_cannot_get_out(red: str, not_red: str) -> None:
 def test_held_by_debt_alone_and_unwell_never_before(red: str, not_red: str) -> None:
     assert assess(red).floor is Urgency.RED, assess(red)
     assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+
+
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        # followed, in pinyin; tracking a parcel
+        ("bei ren gen zong le, bang wo", "wo zai gen zong kuai di"),
+        # a knife waved with "不活了", in one unpunctuated line whose 天天 is about gaming
+        ("孙子天天抱着手机打游戏叫他吃饭他就拿水果刀比划说再管他他就不活了", "妈妈拿水果刀削苹果"),
+        # a daily wish with a means ready is still a plan; a settled past is not
+        ("我每天都想死，刀片已经准备好了", "以前想死的时候买过安眠药，现在好了"),
+    ],
+)
+def test_gaps_read_from_v6_after_its_look(red: str, not_red: str) -> None:
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+
+
+def test_laughing_is_not_giving_up() -> None:
+    assert assess("笑得我不活了哈哈").floor is not Urgency.RED
