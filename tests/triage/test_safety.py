@@ -197,53 +197,47 @@ def test_parent_who_once_took_it_for_words_in_anger_still_raises() -> None:
 
 
 # ------------------------------------------- red messages that cross-validation graded orange or lower (session 9)
-@pytest.mark.parametrize(
-    ("red", "not_red"),
-    [
-        # about to jump, said alone; not a rope, a dance or a pool
-        ("我要跳了", "我要跳了，跳绳比赛开始"),
-        # a cut wrist is an attempt, not a thought; in the past it is not now
-        ("我割腕了", "我以前割腕了好几次，现在好多了"),
-        # a prepared knife and a deeper cut
-        ("今天不一样，我想割得深一点，刀已经拿好了", "菜刀已经磨好了，妈妈在切肉"),
-        # countdown slang
-        ("紫砂倒计时：3小时", "期末倒计时：3天"),
-        # an overdose in pinyin
-        ("wo yi jing chi le hen duo yao, hao nan shou", "wo yi jing chi le fan le"),
-        # charcoal bought and the gaps taped
-        ("活着好累 炭已经买回来了 门缝窗缝都用胶带贴好了", "周末烧烤，木炭买好了，大家带点肉"),
-        # giving things away, then "that's it"
-        ("已经把手机里的照片都删了 零花钱也全转给我妈了 就这样吧🌙", "压岁钱都转给我妈了，她帮我存着"),
-        # a self-harm act half an hour ago, with the means named
-        ("一名高一男生半小时前在宿舍楼道用美工刀划手臂", "美术课上用美工刀划纸板，做了个房子"),
-        # a fight set up with weapons, half an hour from now
-        ("放学后去职校门口约架有人带了甩棍和刀还有半小时就放学了", "上个月他们约架被学校处分了"),
-        # someone being stabbed now
-        ("同桌在被圆规扎 现在", "同桌借我的圆规画圆"),
-        # strangling, a threat to cripple, a knife threat
-        ("有人被跳绳勒脖子！！", "跳绳比赛我们班拿了第一"),
-        ("车棚 晚自习后 要废了我", "这次月考要废了，数学好难"),
-        # a child followed, in pinyin
-        ("yi ge shu shu yi zhi gen zhe wo", "yi ge shu shu gei wo mai le tang"),
-        # locked in, in pinyin
-        ("lao shi ba wo guan zai qi cai shi li le", "lao shi ba wo de zuo ye shou le"),
-        # a head injury with a clouded mind
-        ("学生被打后头部出血、意识模糊", "他说话意识流，听不懂"),
-        # a whole night away
-        ("我儿子跟他爸吵架后跑出去了，已经一整夜没回来", "我儿子一整夜没睡，在复习考试"),
-        # a plan to take the sleeping pills tomorrow morning
-        ("床头柜里有一瓶安眠药，我打算明天早上考试前就把它吃完", "奶奶每天睡前吃一片安眠药，医生开的"),
-        # molestation today by a tutor who comes again tomorrow
-        ("娃儿今天回来说补课那个老师摸她屁股还亲她嘴", "娃儿今天回来说补课那个老师摸她头夸她"),
-        # rape three days ago, a later "一直" does not make it old
-        ("三天前我被人强奸了，我没敢跟任何人说，一直在洗澡", "小时候被猥亵过，今天又想起来了，很难受"),
-        # a video recording used for blackmail
-        ("有人用我跟他视频的录屏勒索我 说半小时内不转钱就发给我爸妈", "录屏软件哪个好用"),
-    ],
-)
-def test_cv_found_missed_reds(red: str, not_red: str) -> None:
-    assert assess(red).floor is Urgency.RED, assess(red)
-    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+CV_MISSED_REDS = [
+    # about to jump, said alone; not a rope, a dance or a pool
+    ("我要跳了", "我要跳了，跳绳比赛开始"),
+    # a cut wrist is an attempt, not a thought; in the past it is not now
+    ("我割腕了", "我以前割腕了好几次，现在好多了"),
+    # a prepared knife and a deeper cut
+    ("今天不一样，我想割得深一点，刀已经拿好了", "菜刀已经磨好了，妈妈在切肉"),
+    # countdown slang
+    ("紫砂倒计时：3小时", "期末倒计时：3天"),
+    # an overdose in pinyin
+    ("wo yi jing chi le hen duo yao, hao nan shou", "wo yi jing chi le fan le"),
+    # charcoal bought and the gaps taped
+    ("活着好累 炭已经买回来了 门缝窗缝都用胶带贴好了", "周末烧烤，木炭买好了，大家带点肉"),
+    # giving things away, then "that's it"
+    ("已经把手机里的照片都删了 零花钱也全转给我妈了 就这样吧🌙", "压岁钱都转给我妈了，她帮我存着"),
+    # a self-harm act half an hour ago, with the means named
+    ("一名高一男生半小时前在宿舍楼道用美工刀划手臂", "美术课上用美工刀划纸板，做了个房子"),
+    # a fight set up with weapons, half an hour from now
+    ("放学后去职校门口约架有人带了甩棍和刀还有半小时就放学了", "上个月他们约架被学校处分了"),
+    # someone being stabbed now
+    ("同桌在被圆规扎 现在", "同桌借我的圆规画圆"),
+    # strangling, a threat to cripple, a knife threat
+    ("有人被跳绳勒脖子！！", "跳绳比赛我们班拿了第一"),
+    ("车棚 晚自习后 要废了我", "这次月考要废了，数学好难"),
+    # a child followed, in pinyin
+    ("yi ge shu shu yi zhi gen zhe wo", "yi ge shu shu gei wo mai le tang"),
+    # locked in, in pinyin
+    ("lao shi ba wo guan zai qi cai shi li le", "lao shi ba wo de zuo ye shou le"),
+    # a head injury with a clouded mind
+    ("学生被打后头部出血、意识模糊", "他说话意识流，听不懂"),
+    # a whole night away
+    ("我儿子跟他爸吵架后跑出去了，已经一整夜没回来", "我儿子一整夜没睡，在复习考试"),
+    # a plan to take the sleeping pills tomorrow morning
+    ("床头柜里有一瓶安眠药，我打算明天早上考试前就把它吃完", "奶奶每天睡前吃一片安眠药，医生开的"),
+    # molestation today by a tutor who comes again tomorrow
+    ("娃儿今天回来说补课那个老师摸她屁股还亲她嘴", "娃儿今天回来说补课那个老师摸她头夸她"),
+    # rape three days ago, a later "一直" does not make it old
+    ("三天前我被人强奸了，我没敢跟任何人说，一直在洗澡", "小时候被猥亵过，今天又想起来了，很难受"),
+    # a video recording used for blackmail
+    ("有人用我跟他视频的录屏勒索我 说半小时内不转钱就发给我爸妈", "录屏软件哪个好用"),
+]
 
 
 def test_now_is_not_strong_in_now_i_am() -> None:
@@ -253,34 +247,28 @@ def test_now_is_not_strong_in_now_i_am() -> None:
 
 
 # ------------------------------------------- accidents and emergencies, a debt hold, children alone (after v3's look)
-@pytest.mark.parametrize(
-    ("red", "not_red"),
-    [
-        # a fire with children still inside; a fire everyone got out of, last year
-        ("网吧半夜起火了，里面好像还有好几个初中生没出来", "去年我家着火了，还好人都出来了"),
-        # a swallowed button battery; a battery question
-        ("我弟刚才吞了一颗纽扣电池", "纽扣电池能扔进垃圾桶吗"),
-        # gas leaking now; a gas-safety lesson
-        ("我家煤气泄漏了好大的味道", "新闻说冬天要防煤气中毒"),
-        # a fall from a balcony; a fall in a game
-        ("我弟从二楼阳台上摔下来了", "吃鸡的时候被车撞死了哈哈"),
-        # choking with a blue face; stuck on a level
-        ("宝宝吃果冻噎住了脸都紫了", "我卡住了这关过不去"),
-        # a past accident is not now
-        ("放学路上同学被货车撞了，躺在地上不动", "上次出车祸的时候我腿断了"),
-        # held until a "debt" is paid, messaging in secret; a finished story
-        (
-            "結果是傳銷，他們收走了我的手機，天天上課洗腦，說要把「欠」的錢還完才能走",
-            "去年被传销骗去，说钱还完才能走，后来警察救了我",
-        ),
-        ("他们收走了我的身份证不让我们离开", "老师说作业写完才能走"),
-        # several children alone for days, the youngest four
-        ("三个孙子在家里没人管最大的才十一岁最小的四岁已经好几天了", "家里没人管，最小的妹妹都上初中了"),
-    ],
-)
-def test_emergencies_and_holds_are_red(red: str, not_red: str) -> None:
-    assert assess(red).floor is Urgency.RED, assess(red)
-    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+EMERGENCIES_AND_HOLDS = [
+    # a fire with children still inside; a fire everyone got out of, last year
+    ("网吧半夜起火了，里面好像还有好几个初中生没出来", "去年我家着火了，还好人都出来了"),
+    # a swallowed button battery; a battery question
+    ("我弟刚才吞了一颗纽扣电池", "纽扣电池能扔进垃圾桶吗"),
+    # gas leaking now; a gas-safety lesson
+    ("我家煤气泄漏了好大的味道", "新闻说冬天要防煤气中毒"),
+    # a fall from a balcony; a fall in a game
+    ("我弟从二楼阳台上摔下来了", "吃鸡的时候被车撞死了哈哈"),
+    # choking with a blue face; stuck on a level
+    ("宝宝吃果冻噎住了脸都紫了", "我卡住了这关过不去"),
+    # a past accident is not now
+    ("放学路上同学被货车撞了，躺在地上不动", "上次出车祸的时候我腿断了"),
+    # held until a "debt" is paid, messaging in secret; a finished story
+    (
+        "結果是傳銷，他們收走了我的手機，天天上課洗腦，說要把「欠」的錢還完才能走",
+        "去年被传销骗去，说钱还完才能走，后来警察救了我",
+    ),
+    ("他们收走了我的身份证不让我们离开", "老师说作业写完才能走"),
+    # several children alone for days, the youngest four
+    ("三个孙子在家里没人管最大的才十一岁最小的四岁已经好几天了", "家里没人管，最小的妹妹都上初中了"),
+]
 
 
 def test_a_missing_child_in_english() -> None:
@@ -294,51 +282,49 @@ def test_a_roof_errand_is_not_an_attempt() -> None:
     assert assess("我现在在天台，不想活了").floor is Urgency.RED
 
 
-@pytest.mark.parametrize(
-    ("red", "not_red"),
-    [
-        ("着火了 爸妈不在家 我跟妹妹出不去", "昨天食堂着火了，大家都跑出去了"),
-        ("厨房着火了，门打不开", "厨房的门打不开了，好烦"),
-        ("楼道冒烟了我们逃不出去", "消防演习的时候楼道冒烟了，我们按路线跑出去了"),
-    ],
-)
-def test_a_fire_with_people_who_cannot_get_out(red: str, not_red: str) -> None:
-    assert assess(red).floor is Urgency.RED, assess(red)
-    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+FIRE_WITH_PEOPLE_INSIDE = [
+    ("着火了 爸妈不在家 我跟妹妹出不去", "昨天食堂着火了，大家都跑出去了"),
+    ("厨房着火了，门打不开", "厨房的门打不开了，好烦"),
+    ("楼道冒烟了我们逃不出去", "消防演习的时候楼道冒烟了，我们按路线跑出去了"),
+]
 
 
-@pytest.mark.parametrize(
-    ("red", "not_red"),
-    [
-        # held until a debt is worked off, identity card kept
-        ("领班说我欠了他们六千，干满三个月才能走，身份证也被他们“保管”了", "作业干完了才能走，老师说的"),
-        # a child alone, days without food or with a high fever; a memory, or a mild fever that is better
-        ("家访发现其独自在家。孩子称已两天没吃东西，目前高烧", "爸妈出差了我一个人在家，今天有点发烧，吃了药好多了"),
-        ("我一个人在家，两天没吃饭了", "小时候我一个人在家，好几天没吃饭，现在想起来还难过"),
-        # "never before" is new, not past
-        ("突然喘不上气 手脚都发麻 以前从来没这样过 现在趴在沙发上发抖", "以前喘不上气过一次，医生说没事"),
-    ],
-)
-def test_held_by_debt_alone_and_unwell_never_before(red: str, not_red: str) -> None:
-    assert assess(red).floor is Urgency.RED, assess(red)
-    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+DEBT_HOLD_ALONE_UNWELL_NEVER_BEFORE = [
+    # held until a debt is worked off, identity card kept
+    ("领班说我欠了他们六千，干满三个月才能走，身份证也被他们“保管”了", "作业干完了才能走，老师说的"),
+    # a child alone, days without food or with a high fever; a memory, or a mild fever that is better
+    ("家访发现其独自在家。孩子称已两天没吃东西，目前高烧", "爸妈出差了我一个人在家，今天有点发烧，吃了药好多了"),
+    ("我一个人在家，两天没吃饭了", "小时候我一个人在家，好几天没吃饭，现在想起来还难过"),
+    # "never before" is new, not past
+    ("突然喘不上气 手脚都发麻 以前从来没这样过 现在趴在沙发上发抖", "以前喘不上气过一次，医生说没事"),
+]
 
 
-@pytest.mark.parametrize(
-    ("red", "not_red"),
-    [
-        # followed, in pinyin; tracking a parcel
-        ("bei ren gen zong le, bang wo", "wo zai gen zong kuai di"),
-        # a knife waved with "不活了", in one unpunctuated line whose 天天 is about gaming
-        ("孙子天天抱着手机打游戏叫他吃饭他就拿水果刀比划说再管他他就不活了", "妈妈拿水果刀削苹果"),
-        # a daily wish with a means ready is still a plan; a settled past is not
-        ("我每天都想死，刀片已经准备好了", "以前想死的时候买过安眠药，现在好了"),
-    ],
-)
-def test_gaps_read_from_v6_after_its_look(red: str, not_red: str) -> None:
-    assert assess(red).floor is Urgency.RED, assess(red)
-    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
+GAPS_READ_FROM_V6 = [
+    # followed, in pinyin; tracking a parcel
+    ("bei ren gen zong le, bang wo", "wo zai gen zong kuai di"),
+    # a knife waved with "不活了", in one unpunctuated line whose 天天 is about gaming
+    ("孙子天天抱着手机打游戏叫他吃饭他就拿水果刀比划说再管他他就不活了", "妈妈拿水果刀削苹果"),
+    # a daily wish with a means ready is still a plan; a settled past is not
+    ("我每天都想死，刀片已经准备好了", "以前想死的时候买过安眠药，现在好了"),
+]
 
 
 def test_laughing_is_not_giving_up() -> None:
     assert assess("笑得我不活了哈哈").floor is not Urgency.RED
+
+
+@pytest.mark.parametrize(
+    ("red", "not_red"),
+    [
+        *CV_MISSED_REDS,
+        *EMERGENCIES_AND_HOLDS,
+        *FIRE_WITH_PEOPLE_INSIDE,
+        *DEBT_HOLD_ALONE_UNWELL_NEVER_BEFORE,
+        *GAPS_READ_FROM_V6,
+    ],
+)
+def test_red_and_its_negative(red: str, not_red: str) -> None:
+    """Each pair: a red message the safety layer must raise to red, and a look-alike it must not."""
+    assert assess(red).floor is Urgency.RED, assess(red)
+    assert assess(not_red).floor is not Urgency.RED, assess(not_red)
