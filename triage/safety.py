@@ -601,10 +601,6 @@ def assess_normalized(normalized: str) -> SafetyResult:
             if name == "missing" and (NOT_A_CHILD.search(clause) or FOUND_AGAIN.search(normalized)):
                 continue
             found.add(name, hit, index)
-            if name == "held" and not any(
-                m.group(0) and not HABITUAL.fullmatch(m.group(0)) for m in PAST.finditer(clause)
-            ):
-                found.add("held_now", hit, index)
             if name == "sexual" and _within_72h(clause, hit):
                 found.add("sexual_72h", hit, index)
         for name, pattern in (
@@ -688,6 +684,10 @@ class _Found(dict[str, str]):
                     return True
         return False
 
+    def without(self, name: str, other: str) -> bool:
+        """Some clause of ``name`` has no ``other`` in it."""
+        return any(i not in self.clauses.get(other, ()) for i in self.clauses.get(name, ()))
+
     def past_for(self, trigger: str) -> bool:
         return self.near("past", trigger, 1)
 
@@ -769,7 +769,7 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.MISSING, sig("走失/被带走", "missing"))
     if "child_alone" in found:
         raise_to(Urgency.RED, Category.NEGLECT, sig("幼童独处", "child_alone"))
-    if "held_now" in found or ("held" in found and present("held")):
+    if "held" in found and (present("held") or found.without("held", "settled_past")):
         raise_to(Urgency.RED, Category.EXPLOITATION, sig("被扣留", "held"))
     if "confined" in found and present("confined"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("被关", "confined"))
