@@ -9,8 +9,8 @@ The combined rule:
    predictions (never on held-out) to minimise the cost matrix in
    ``triage.models.train.COST``: under-triage costs more than over-triage, and
    a red message graded blue or yellow costs far more than anything else;
-   among thresholds whose cross-validated red recall and precision reach the
-   floors in ``triage.models.train.RED_FLOORS`` (the issue's targets).
+   among thresholds that grade no red training message blue or yellow out of
+   fold, when the grid has any (``triage.models.train.tune_thresholds``).
 2. The safety layer gives a floor. The verdict's urgency is the higher of the
    two: the safety layer can raise urgency, never lower it.
 3. The category is the model's, unless the safety layer raised the urgency
@@ -43,7 +43,7 @@ from triage.text import prepare
 WINDOW_CHARS = 160
 LONG_MESSAGE_CHARS = 240
 MAX_WINDOWS = 64
-WINDOW_RED = 0.7  # a window this sure of red outweighs the whole message (chosen by CV on training data)
+WINDOW_RED = 0.7  # a window this sure of red gives the category too, not only the urgency (see _decisive)
 MAX_SCORED_CHARS = 20_000  # the model reads this much; the safety layer reads everything
 # Categories of harm the model may name for a message the violence rules raised (see rule 3).
 HARM_CATEGORIES = frozenset(
@@ -170,7 +170,7 @@ class Classifier:
         return results
 
     def model_proba(self, text: str) -> Probabilities:
-        """Model probabilities; for long text, the whole message's or a confidently red window's."""
+        """Model probabilities; for long text, see :func:`_decisive`."""
         return self._proba_normalized(_prepare(text))
 
     def _proba_normalized(self, normalized: str) -> Probabilities:

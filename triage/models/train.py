@@ -143,7 +143,7 @@ def tune_thresholds(
                     level = np.where((base < 2) & (red >= guard), 2, base)
                     level = np.maximum(level, floor_rank)
                     cost = float(COST[gold_rank, level].sum())
-                    if cost >= best[0] and cost >= fallback[0]:
+                    if cost >= best[0]:  # fallback[0] <= best[0]: nothing to improve
                         continue
                     point = {"red": t_red, "orange": t_orange, "yellow": t_yellow, "red_guard": guard}
                     if cost < fallback[0]:
