@@ -168,28 +168,35 @@ class FastScorer:
         self.category_classes = category_classes
         self.joint = joint
         # Coefficients transposed: one row per feature, so a message's few
-        # features select a few rows. The heads side by side in one matrix
-        # (urgency | category | joint pairs, the joint head's unselected
-        # features as zero rows): one sparse-dense product scores them all.
+        # features select a few rows; urgency and category side by side in one
+        # matrix, so one product scores both. The joint head stays compact (its
+        # selected features only), reached through ``joint_rows``: widening it to
+        # every feature would triple the matrix for rows that are nearly all zero.
         n_features = len(word_vocabulary) + len(char_vocabulary)
-        blocks = [np.asarray(urgency_coef, dtype=np.float64), np.asarray(category_coef, dtype=np.float64)]
-        biases = [np.asarray(urgency_bias, dtype=np.float64), np.asarray(category_bias, dtype=np.float64)]
-        if joint is not None:
-            full = np.zeros((n_features, joint.coef.shape[1]))
-            full[joint.columns] = joint.coef
-            blocks.append(full)
-            biases.append(np.asarray(joint.bias, dtype=np.float64))
-        self.coef = np.ascontiguousarray(np.hstack(blocks))
-        self.bias = np.concatenate(biases)
+        self.coef = np.ascontiguousarray(
+            np.hstack([np.asarray(urgency_coef, dtype=np.float64), np.asarray(category_coef, dtype=np.float64)])
+        )
+        self.bias = np.concatenate(
+            [np.asarray(urgency_bias, dtype=np.float64), np.asarray(category_bias, dtype=np.float64)]
+        )
         self._u = slice(0, len(urgency_classes))
-        self._c = slice(self._u.stop, self._u.stop + len(category_classes))
-        self._j = slice(self._c.stop, self.coef.shape[1])
+        self._c = slice(self._u.stop, self.coef.shape[1])
+        if joint is not None:
+            self.joint_coef = np.ascontiguousarray(joint.coef, dtype=np.float64)
+            self.joint_bias = np.asarray(joint.bias, dtype=np.float64)
+            self.joint_rows = np.full(n_features, -1, dtype=np.int64)  # feature -> row of joint_coef, or -1
+            self.joint_rows[joint.columns] = np.arange(len(joint.columns))
+            n_word = len(word_vocabulary)
+            self._joint_word = joint.columns[joint.columns < n_word]  # columns are sorted: word rows come first
+            self._joint_char = joint.columns[joint.columns >= n_word] - n_word
 
-    def _probabilities(self, logits: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Rows of urgency and category probabilities from rows of logits of all heads."""
+    def _probabilities(
+        self, logits: NDArray[np.float64], joint_logits: NDArray[np.float64] | None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Rows of urgency and category probabilities from rows of logits of the heads."""
         urgency, category = _softmax_rows(logits[:, self._u]), _softmax_rows(logits[:, self._c])
-        if self.joint is not None:
-            pairs = _softmax_rows(logits[:, self._j])
+        if self.joint is not None and joint_logits is not None:
+            pairs = _softmax_rows(joint_logits)
             w = self.joint.weight
             urgency = (1 - w) * urgency + w * (pairs @ self.joint.to_urgency)
             category = (1 - w) * category + w * (pairs @ self.joint.to_category)
@@ -198,7 +205,7 @@ class FastScorer:
     def save(self, path: Path) -> None:
         """Write the arrays (coefficients as float32) to one compressed ``.npz``."""
         word, char = self.vectorizers
-        n_u, n_c = len(self.urgency_classes), len(self.category_classes)
+        n_u = len(self.urgency_classes)
         joint: dict[str, Any] = {}
         if self.joint is not None:
             joint = {
@@ -219,8 +226,8 @@ class FastScorer:
             category_classes=np.array(self.category_classes),
             urgency_coef=self.coef[:, :n_u].astype(np.float32),
             urgency_bias=self.bias[:n_u],
-            category_coef=self.coef[:, n_u : n_u + n_c].astype(np.float32),
-            category_bias=self.bias[n_u : n_u + n_c],
+            category_coef=self.coef[:, n_u:].astype(np.float32),
+            category_bias=self.bias[n_u:],
             **joint,
         )
 
@@ -262,7 +269,15 @@ class FastScorer:
         n_word = len(word.vocabulary)
         word_m, char_m = word.matrix(texts), char.matrix(texts)
         logits = word_m @ self.coef[:n_word] + char_m @ self.coef[n_word:] + self.bias
-        return self._probabilities(np.asarray(logits))
+        joint_logits = None
+        if self.joint is not None:
+            n_joint_word = len(self._joint_word)
+            joint_logits = np.asarray(
+                word_m[:, self._joint_word] @ self.joint_coef[:n_joint_word]
+                + char_m[:, self._joint_char] @ self.joint_coef[n_joint_word:]
+                + self.joint_bias
+            )
+        return self._probabilities(np.asarray(logits), joint_logits)
 
     def proba_normalized(self, normalized: str) -> tuple[dict[str, float], dict[str, float]]:
         features: dict[int, float] = {}
@@ -270,7 +285,12 @@ class FastScorer:
             features.update(vectorizer.features(normalized))
         ids = np.fromiter(features.keys(), dtype=np.int64, count=len(features))
         values = np.fromiter(features.values(), dtype=np.float64, count=len(features))
-        urgency, category = self._probabilities((values @ self.coef[ids] + self.bias)[np.newaxis, :])
+        joint_logits = None
+        if self.joint is not None:
+            rows = self.joint_rows[ids]
+            selected = rows >= 0
+            joint_logits = (values[selected] @ self.joint_coef[rows[selected]] + self.joint_bias)[np.newaxis, :]
+        urgency, category = self._probabilities((values @ self.coef[ids] + self.bias)[np.newaxis, :], joint_logits)
         return (
             dict(zip(self.urgency_classes, urgency[0].tolist(), strict=True)),
             dict(zip(self.category_classes, category[0].tolist(), strict=True)),
