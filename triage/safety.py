@@ -306,6 +306,10 @@ SEXTORTION = _rx(
     r"(?:威胁|就把|要把)(?:我的?)?(?:照片|视频).{0,8}(?:发出去|曝光|公开)",
     r"(?:录屏|裸聊|视频|照片|截图).{0,12}勒索",
 )
+# A plain "照片/视频" threat is read as sextortion (children rarely name the images), unless the
+# message itself says what the images are and it is harmless: a game clip, a dance, an ugly selfie.
+NOT_INTIMATE = re.compile(r"(?:游戏|打游戏|跳舞|唱歌|丑|搞笑|表情包|黑历史|吃饭|小时候|作业|考试)的?(?:照片|视频)")
+INTIMATE = re.compile(r"裸|私密|不雅|隐私|洗澡|换衣服|没穿|脱")
 RECENT = _rx(
     r"昨(?:天|晚)",
     r"前天",
@@ -625,6 +629,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
         ):
             hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
             if name in ("accident", "fire") and hit is not None and joke:
+                hit = None
+            if name == "sextortion" and hit is not None and NOT_INTIMATE.search(hit) and not INTIMATE.search(clause):
                 hit = None
             if name == "medical" and hit is not None and NOT_AN_EMERGENCY.search(clause):
                 hit = None

@@ -109,6 +109,8 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("永别了，晚安", "毕业了，和同学说再见有点舍不得"),
         # sextortion is a threat about intimate images, not any photo that was posted
         ("他说不给钱就把我的裸照发出去", "被打的视频被他们发到抖音上了，好几千人看过"),
+        # an unnamed photo is read as intimate; one the message says is a game clip is not
+        ("他说不给钱就把我的照片发出去", "他说不给钱就把我打游戏的视频发出去，好丢人"),
         # a missing child, not a lost cat, and not one already found again
         ("我儿子在公园不见了，找了一个小时", "我家的猫走丢三天了，好想它"),
         ("有人抢孩子！！", "孩子在商场跑丢了五分钟，最后在玩具店找到了"),
