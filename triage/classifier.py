@@ -10,7 +10,9 @@ The combined rule:
    ``triage.models.train.COST``: under-triage costs more than over-triage, and
    a red message graded blue or yellow costs far more than anything else;
    among thresholds that grade no red training message blue or yellow out of
-   fold, when the grid has any (``triage.models.train.tune_thresholds``).
+   fold and keep margins on out-of-fold red recall (≥ 0.99) and red
+   precision (≥ 0.84), when the grid has any
+   (``triage.models.train.tune_thresholds``).
 2. The safety layer gives a floor. The verdict's urgency is the higher of the
    two: the safety layer can raise urgency, never lower it.
 3. The category is the model's, unless the safety layer raised the urgency

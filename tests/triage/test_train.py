@@ -75,3 +75,31 @@ def test_thresholds_fall_back_to_the_cheapest_when_no_point_saves_every_red() ->
     ]
     thresholds = tune_thresholds(gold, probas)
     assert decide_urgency(probas[1], thresholds)[0] is Urgency.BLUE
+
+
+def _reds_and_look_alikes(look_alikes: int) -> tuple[list[str], list[dict[str, float]]]:
+    """100 plain reds, 2 reds the model scores like `look_alikes` orange messages (P(red) 0.3)."""
+    plain_red = {"red": 0.9, "orange": 0.1, "yellow": 0.0, "blue": 0.0}
+    alike = {"red": 0.3, "orange": 0.6, "yellow": 0.1, "blue": 0.0}
+    gold = ["red"] * 100 + ["red"] * 2 + ["orange"] * look_alikes
+    return gold, [plain_red] * 100 + [alike] * (2 + look_alikes)
+
+
+def test_thresholds_keep_the_red_recall_margin_when_precision_allows() -> None:
+    from triage.classifier import decide_urgency
+
+    # Cost alone: raising the 2 reds costs 10 false reds (10 × 1) for 2 saved (2 × 4), so they stay orange
+    # and red recall is 100/102 = 0.980 < 0.99; the margin raises them (red precision 102/112 = 0.91).
+    gold, probas = _reds_and_look_alikes(10)
+    thresholds = tune_thresholds(gold, probas)
+    assert decide_urgency(probas[-1], thresholds)[0] is Urgency.RED
+    assert tune_thresholds(gold, probas, min_red_recall=0.0)["red"] > 0.3  # the cost alone would not
+
+
+def test_thresholds_drop_the_recall_margin_rather_than_flood_red() -> None:
+    from triage.classifier import decide_urgency
+
+    # With 40 look-alikes the margin would cost red precision 102/142 = 0.72 < 0.84: the reds stay orange.
+    gold, probas = _reds_and_look_alikes(40)
+    thresholds = tune_thresholds(gold, probas)
+    assert decide_urgency(probas[-1], thresholds)[0] is Urgency.ORANGE
