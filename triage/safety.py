@@ -120,11 +120,15 @@ FAREWELL = _rx(
     r"遗言",
     r"永别",
     r"再见了?(?:这个世界|大家|各位|妈妈|爸爸)",
+    r"(?:bye|byebye|拜拜)了?(?:这个世界|大家|各位|所有人)",
+    # a bare goodbye with nothing else to say, and a voice that says it will fall silent
+    r"(?:就是|只是|就)(?:来|想)(?:跟(?:你|你们|大家))?说(?:一)?声再见",
+    r"(?:就|再也)?不会再(?:说话|出现|打扰(?:你们|大家)?|回(?:消息|复))了",
     r"最后一(?:次|条)(?:消息|说话|跟你|联系|冒泡|打扰)",
     r"写给这个世界",
     r"(?:今天|今晚)(?:就)?是(?:我的?)?最后一(?:天|晚)",
     r"忌日",
-    r"谢谢.{0,12}(?:这些年|一直以来|陪伴|照顾|愿意)",
+    r"谢谢.{0,12}(?:这些年|一直以来|陪伴|照顾|愿意|听我(?:讲|说))",
     r"不用(?:再)?(?:点我的名|等我|给我留|管我|找我)",
     r"以后(?:哪里|哪儿)?都不会(?:去|在)了",
     r"下辈子",
@@ -136,6 +140,7 @@ FAREWELL = _rx(
     r"不会.{0,8}被救回来",
     # Giving things away, then "that's it": a farewell in deeds.
     r"(?:零花钱|压岁钱|存的钱|东西|手办|游戏账号|装备|宠物)(?:也|都)?全?(?:转|送|留)给",
+    r"(?:游戏账?号|账号|皮肤|装备|手办)(?:也|都)?全?(?:送人了|(?:送|转|留)?给(?:了)?(?:我|他|她)?的?(?:弟|妹|哥|姐|表|同学|朋友|室友))",
     r"照片(?:也|都)?(?:全)?删了",
     r"就这样吧[。.!！~…\s🌙]*$",
     # "晚安 永远" closing a message; "晚安，永远爱你们" is a goodnight.
@@ -325,7 +330,8 @@ RECENT = _rx(
 MISSING = _rx(
     r"走丢",
     r"走失",
-    r"(?:孩子|女儿|儿子|弟弟|妹妹|娃|宝宝|小孩|闺女).{0,6}(?:不见了|找不到了?|没回家|还没回来|失联|联系不上|丢了)",
+    r"(?:孩子|女儿|儿子|弟弟|妹妹|娃|宝宝|小孩|闺女|孙女|孙子|外孙女?|学生).{0,6}(?:不见了|找不到了?|没回家|还没回来|失联|联系不上|丢了)",
+    r"(?:放学|出门|出去)(?:后)?(?:就|一直|到现在)?没回来.{0,24}(?:找遍|到处找|都找了)",
     r"(?<![“\"'「])被(?:人|陌生人)?(?:抱走|拐|带走|拉上车|抢走|掳走)(?![”\"'」])",  # not “被拐”去开会
     r"拐走",
     r"我迷路了",
@@ -348,6 +354,7 @@ YOUNG_CHILD_ALONE = _rx(
     r"(?:[一二两三四五六七1-7]岁|[0-9一二两三四五六七八九十]+个月|婴儿|宝宝|幼儿).{0,10}(?:一个人|独自|单独|自己).{0,6}(?:在家|在车|锁)",
     r"(?:宝宝|婴儿|小孩|孩子|幼儿).{0,6}(?:锁在车|关在车|留在车|落在车)",
     r"(?:[一二两三四五六七1-7]岁).{0,8}(?:没人管|没有人管|饿了.{0,3}天|一个人在)",
+    r"(?:kid|child|baby|toddler|boy|girl)s? .{0,12}(?:locked|left|alone|stuck) in (?:a |the )?(?:hot )?car",
     # several children with nobody, the youngest a small child
     r"(?:没人管|没有大人|没大人).{0,20}(?:最小的?|小的)(?:才|只有)?[一二两三四五六1-6]岁",
 )
@@ -368,6 +375,7 @@ MEDICAL = _rx(
     r"意识(?:模糊|不清)",
     r"头(?:部)?.{0,2}(?:出血|流血)",
     r"出血(?:较多|很多|不止)",
+    r"(?:突然|一下子).{0,12}晕(?:过去|倒)了",
 )
 # Accidents and emergencies a child meets: danger to life now, whatever the category.
 ACCIDENT = _rx(
@@ -384,6 +392,9 @@ ACCIDENT = _rx(
     r"(?:溺水|淹水|被水冲走|掉进水里)",
     r"被(?:狗|野狗|大狗)(?:咬)",
 )
+# A smell of gas is red when someone near it is dizzy, sick or will not wake.
+GAS_SMELL = _rx(r"(?:煤气|燃气|天然气)味")
+GAS_SYMPTOM = _rx(r"头(?:很|好|特别|有点)?晕", r"恶心", r"想吐", r"睡不醒", r"叫不醒", r"晕过去")
 # A fire is red when someone is still inside it.
 FIRE = _rx(r"起火", r"着火", r"失火", r"火灾", r"烧起来了", r"冒(?:黑)?烟")
 TRAPPED = _rx(
@@ -487,7 +498,19 @@ FEELING_NOW = re.compile(
     r"(?:现在|还在)(?:都|也)?(?:很|好|特别|真的|还是|有点)?(?:生.{0,3}气|害怕|难受|伤心|怕|不敢|不想|气|懵|委屈|后怕)"
 )
 # Farewells that speak for themselves (a last message, a will), not "see you".
-STRONG_FAREWELL = _rx(r"遗书", r"遗言", r"永别", r"最后一(?:次|条)", r"写给这个世界", r"最后一(?:天|晚)", r"忌日")
+STRONG_FAREWELL = _rx(
+    r"遗书",
+    r"遗言",
+    r"永别",
+    r"最后一(?:次|条)",
+    r"写给这个世界",
+    r"最后一(?:天|晚)",
+    r"忌日",
+    r"(?:就是|只是|就)(?:来|想)(?:跟(?:你|你们|大家))?说(?:一)?声再见",
+)
+# A goodbye with an ordinary reason is not a farewell: moving, changing schools, graduating, going home.
+GOODBYE = re.compile(r"再见|bye|拜拜")
+ORDINARY_GOODBYE = _rx(r"搬家", r"转学", r"毕业", r"出国", r"回老家", r"放假", r"明天见", r"下次见")
 # A lost pet or phone is not a missing child; a child found again is no longer missing.
 NOT_A_CHILD = _rx(
     r"猫", r"狗", r"宠物", r"钥匙", r"手机", r"钱包", r"防走失", r"防走丢", r"防拐", r"(?:爸妈|父母|家长)(?:都)?失联"
@@ -496,7 +519,9 @@ NOT_A_CHILD = _rx(
 NOT_AN_EMERGENCY = _rx(
     r"紧张", r"焦虑", r"惊恐", r"查不出", r"笑(?:到|得)", r"拔牙", r"医生说(?:没事|正常|不要紧)", r"例假", r"月经"
 )
-FOUND_AGAIN = _rx(r"(?<!没)(?<!没有)(?<!还没)找到了(?!吗|没)", r"找回来了", r"虚惊一场", r"原来是(?:躲|钻|藏|在)")
+FOUND_AGAIN = _rx(
+    r"(?<!没)(?<!没有)(?<!还没)找到了(?!吗|没)", r"找回来了", r"虚惊一场", r"原来(?:是)?(?:躲|钻|藏|在|去)"
+)
 SHORT_MESSAGE_CLAUSES = 4
 
 
@@ -532,6 +557,7 @@ ANY_TRIGGER = re.compile(
             MEDICAL,
             ABOUT_TO_JUMP,
             ACCIDENT,
+            GAS_SMELL,
             FIRE,
             HELD,
             UNWELL,
@@ -626,6 +652,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("accident", ACCIDENT),
             ("fire", FIRE),
             ("trapped", TRAPPED),
+            ("gas_smell", GAS_SMELL),
+            ("gas_symptom", GAS_SYMPTOM),
         ):
             hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
             if name in ("accident", "fire") and hit is not None and joke:
@@ -643,7 +671,9 @@ def assess_normalized(normalized: str) -> SafetyResult:
                 if name == "past" and any(not HABITUAL.fullmatch(m.group(0)) for m in PAST.finditer(clause)):
                     found.add("settled_past", hit, index)  # 以前, 去年 …; not only 天天/每天
                 before = re.split(r"[，, ]", clause[: clause.find(hit)][-8:])[-1]
-                if name == "farewell" and not PAST.search(before):
+                if name == "farewell" and GOODBYE.search(hit) and ORDINARY_GOODBYE.search(normalized):
+                    pass
+                elif name == "farewell" and not PAST.search(before):
                     found.add("farewell_now", hit, index)
                     found.farewells += len(FAREWELL.findall(clause))
                 if name == "now" and WEAK_NOW.fullmatch(hit) and FEELING_NOW.search(clause):
@@ -785,6 +815,9 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.NEGLECT, sig("独处", "alone"), sig("身体", "unwell"))
     if "accident" in found and present("accident"):
         raise_to(Urgency.RED, category, sig("意外", "accident"))
+    gas_now = present("gas_smell") or not found.near("settled_past", "gas_smell", 1)  # "一直睡不醒" is now
+    if "gas_smell" in found and "gas_symptom" in found and found.near("gas_symptom", "gas_smell", 2) and gas_now:
+        raise_to(Urgency.RED, category, sig("意外", "gas_smell"), sig("身体", "gas_symptom"))
     if "fire" in found and "trapped" in found and found.near("trapped", "fire", 1) and present("fire"):
         raise_to(Urgency.RED, category, sig("火情", "fire"), sig("被困", "trapped"))
     if floor is Urgency.BLUE and "past" in found and any(k in found for k in ("violence", "sexual")):

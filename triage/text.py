@@ -81,6 +81,13 @@ PINYIN = {
     "bei ren gen zong": "被人跟踪",
     "gen zong": "跟踪",
     "bang wo": "帮我",
+    "mei qi wei": "煤气味",
+    "mei qi": "煤气",
+    "ran qi": "燃气",
+    "tou hen yun": "头很晕",
+    "tou yun": "头晕",
+    "shui bu xing": "睡不醒",
+    "jiao bu xing": "叫不醒",
 }
 _PINYIN_RE = re.compile(
     r"(?<![a-z])(?:" + "|".join(r" ?".join(k.split()) for k in sorted(PINYIN, key=len, reverse=True)) + r")(?![a-z])"

@@ -109,6 +109,19 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("永别了，晚安", "毕业了，和同学说再见有点舍不得"),
         # sextortion is a threat about intimate images, not any photo that was posted
         ("他说不给钱就把我的裸照发出去", "被打的视频被他们发到抖音上了，好几千人看过"),
+        # farewells without the word "die": a bare goodbye, falling silent, giving the game account away
+        ("bye了大家 以后别找我了", "bye了大家，明天见"),
+        ("没事。就是来说一声再见。", "我们下周搬家了，就是来说一声再见，谢谢老师"),
+        ("写完这段我就不会再说话了。谢谢你们听我讲过那么多。", "我生气了，再也不会跟你说话了"),
+        ("游戏号送人了 皮肤全给我弟了 最后一天", "游戏号送人了，我要高考了，以后也玩不了了"),
+        # a sudden collapse now, not one last term
+        ("刚才突然出冷汗然后晕过去了", "上次体育课突然晕倒了，后来查是低血糖"),
+        # a grandchild not home and searched for everywhere, not one found at a friend's
+        ("孙女放学没回来，村里都找遍了", "女儿放学没回来，原来去同学家了，到处找了一圈"),
+        # a child shut in a car, in English; a toy left in one is not
+        ("a kid locked in car, 三十多度", "the kid left his toy in the car"),
+        # a smell of gas with someone dizzy (pinyin), not a question about the pipes
+        ("jia li mei qi wei hao zhong, wo tou hen yun", "我家煤气味有点重，是不是该找人来查一下管道"),
         # an unnamed photo is read as intimate; one the message says is a game clip is not
         ("他说不给钱就把我的照片发出去", "他说不给钱就把我打游戏的视频发出去，好丢人"),
         # a missing child, not a lost cat, and not one already found again
