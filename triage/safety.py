@@ -273,6 +273,8 @@ CONFINED = _rx(
     r"(?<!自己)锁在(?:房间|屋|家里|地下室|厕所|车里)",
     r"不让我(?:出门|出去|离开|吃饭)",
     r"绑在(?:椅子|床|柱子|树|凳子|桌子)上",
+    r"(?:铁链|链子|锁链|绳子?)(?:把.{0,8})?(?:拴|锁|绑)(?:在|着|住)",
+    r"拴在(?:床|桌|椅|柱|树|门|屋|家|里屋|院)",
 )
 # Held until a "debt" is paid (pyramid schemes, traffickers): ongoing by its nature, so
 # habitual words (天天, 每天) do not make it past; a finished story (去年, 以前, 后来) does.
@@ -283,8 +285,18 @@ HELD = _rx(
     r"收(?:走了|走|了)(?:我的?|我们的?)?(?:手机|身份证).{0,12}(?:不让|不准|不许)(?:我|我们)?(?:走|离开|出去)",
 )
 # A child alone (any age) who is ill or has gone without food for days: red when the two are near.
-ALONE = _rx(r"(?:独自|一个人|自己)(?:在家|在屋里?|在出租屋|住)", r"家里(?:没有?|一个)大人(?:都没有)?")
-UNWELL = _rx(r"(?:两|三|几|好几|[2-9])天(?:都)?没(?:吃|吃东西|吃饭|饭吃)", r"高烧", r"昏(?:倒|过去)", r"起不来")
+ALONE = _rx(
+    r"(?:独自|一个人|自己)(?:在家|在屋里?|在出租屋|住)",
+    r"家里(?:没有?|一个)大人(?:都没有)?",
+    r"(?:妈妈|爸爸|爸妈|大人|家长)(?:出去|出门|走了|不在家|没回来|没回家)(?:了)?(?:好几|几|两|三|[2-9])天",
+)
+UNWELL = _rx(
+    r"(?:两|三|几|好几|[2-9])天(?:都)?没(?:吃|吃东西|吃饭|饭吃)",
+    r"高烧",
+    r"昏(?:倒|过去)",
+    r"起不来",
+    r"家里(?:的)?(?:饭|吃的|米|东西)(?:都|也)?(?:吃完了|没了)",
+)
 HABITUAL = re.compile(r"天天|每天|一直|总是|老是|常常|经常")
 SEXUAL = _rx(
     r"强奸",
@@ -376,6 +388,8 @@ MEDICAL = _rx(
     r"头(?:部)?.{0,2}(?:出血|流血)",
     r"出血(?:较多|很多|不止)",
     r"(?:突然|一下子).{0,12}晕(?:过去|倒)了",
+    # someone collapsed who does not answer: not a child ignoring a call to dinner
+    r"(?:摔倒|晕倒|倒在地上|倒下|躺在地上).{0,12}(?:不动了|叫(?:他|她)?(?:也|都)?不(?:答应|应|醒))",
 )
 # Accidents and emergencies a child meets: danger to life now, whatever the category.
 ACCIDENT = _rx(
@@ -512,6 +526,7 @@ STRONG_FAREWELL = _rx(
 GOODBYE = re.compile(r"再见|bye|拜拜")
 ORDINARY_GOODBYE = _rx(r"搬家", r"转学", r"毕业", r"出国", r"回老家", r"放假", r"明天见", r"下次见")
 # A lost pet or phone is not a missing child; a child found again is no longer missing.
+ANIMAL = _rx(r"猫", r"狗", r"宠物", r"羊", r"牛", r"猪(?!圈)", r"鸡", r"马(?!路|上)")
 NOT_A_CHILD = _rx(
     r"猫", r"狗", r"宠物", r"钥匙", r"手机", r"钱包", r"防走失", r"防走丢", r"防拐", r"(?:爸妈|父母|家长)(?:都)?失联"
 )
@@ -629,6 +644,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
                     found.add("joking_intent", hit, index)  # counts only with a means, farewell or attempt
                 continue
             if name == "missing" and (NOT_A_CHILD.search(clause) or FOUND_AGAIN.search(normalized)):
+                continue
+            if name == "confined" and "拴" in hit and ANIMAL.search(clause):  # a dog on a chain
                 continue
             found.add(name, hit, index)
             if name == "sexual" and _within_72h(clause, hit):

@@ -120,6 +120,12 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("孙女放学没回来，村里都找遍了", "女儿放学没回来，原来去同学家了，到处找了一圈"),
         # a child shut in a car, in English; a toy left in one is not
         ("a kid locked in car, 三十多度", "the kid left his toy in the car"),
+        # a child left for days with the food gone; not one whose grandmother cooks
+        ("妈妈出去好几天了 家里的饭都吃完了 我好饿", "爸妈出差好几天了，奶奶天天给我做饭，就是零食吃完了好馋"),
+        # someone collapsed who does not answer; not a boy ignoring a call to dinner
+        ("爷爷在厨房摔倒了不动了 叫他也不答应", "叫他吃饭也不答应，他在打游戏"),
+        # a child on a chain now; not a dog
+        ("父亲用铁链把他拴在床腿上，现在还拴着", "我家狗拴在院子里"),
         # a smell of gas with someone dizzy (pinyin), not a question about the pipes
         ("jia li mei qi wei hao zhong, wo tou hen yun", "我家煤气味有点重，是不是该找人来查一下管道"),
         # an unnamed photo is read as intimate; one the message says is a game clip is not
