@@ -2,7 +2,7 @@
 
 Training data: ``data/train/*.jsonl`` plus an optional corrections file
 (operator relabels, JSONL ``{"text", "urgency", "category"}``). The held-out
-split ``data/heldout_v7/*.jsonl`` is never trained on or tuned against: the
+split ``data/heldout_v8/*.jsonl`` is never trained on or tuned against: the
 decision thresholds are tuned on cross-validated predictions of the training
 data only.
 """
@@ -31,7 +31,7 @@ from triage.text import prepare
 
 DATA_DIR = Path(__file__).with_name("data")
 TRAIN_DIR = DATA_DIR / "train"
-HELDOUT_DIR = DATA_DIR / "heldout_v7"  # v1–v6: retired into train/ (notes/HELDOUT_V7.md)
+HELDOUT_DIR = DATA_DIR / "heldout_v8"  # v1–v7: retired into train/ (notes/HELDOUT_V8.md)
 # Chosen by cross-validation on the training split (``humiao eval --cv``), never on held-out.
 # 5-fold CV on the 7,102 training messages (2026-12-03, notes/HELDOUT_V3.md):
 #   c 8/8, no joint head:                  urgency 0.859  category 0.847  red recall 0.974  under-triage 0.030
