@@ -103,3 +103,17 @@ def test_thresholds_drop_the_recall_margin_rather_than_flood_red() -> None:
     gold, probas = _reds_and_look_alikes(40)
     thresholds = tune_thresholds(gold, probas)
     assert decide_urgency(probas[-1], thresholds)[0] is Urgency.ORANGE
+
+
+def test_thresholds_without_a_safe_point_grade_the_fewest_reds_low() -> None:
+    from triage.classifier import decide_urgency
+
+    # One red no threshold can reach, and one the red guard lifts to orange only with 20 yellow look-alikes
+    # (cost 20 × 1 against 20 - 4 saved, so the cost alone leaves it yellow): with no point saving every red,
+    # the last resort grades the fewest reds blue or yellow, so it still lifts the one it can.
+    hopeless = {"red": 0.0, "orange": 0.0, "yellow": 0.0, "blue": 1.0}
+    liftable = {"red": 0.09, "orange": 0.0, "yellow": 0.81, "blue": 0.1}
+    gold = ["red", "red"] + ["yellow"] * 20 + ["red"] * 5
+    probas = [hopeless] + [liftable] * 21 + [{"red": 0.9, "orange": 0.1, "yellow": 0.0, "blue": 0.0}] * 5
+    thresholds = tune_thresholds(gold, probas)
+    assert decide_urgency(liftable, thresholds)[0].rank >= Urgency.ORANGE.rank

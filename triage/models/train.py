@@ -138,7 +138,7 @@ def tune_thresholds(
     (``min_red_recall``) while red precision keeps one too (``min_red_precision``).
     The cheapest point meeting all of these is chosen; if the grid has none, the
     cheapest grading no red blue or yellow; if none does that either, the
-    cheapest overall.
+    cheapest of those grading the fewest reds blue or yellow.
     """
     gold_rank = np.array([Urgency(g).rank for g in gold])
     gold_red = gold_rank == Urgency.RED.rank
@@ -147,8 +147,9 @@ def tune_thresholds(
     red = np.array([p.get("red", 0.0) for p in probas])
     orange_up = red + np.array([p.get("orange", 0.0) for p in probas])
     yellow_up = orange_up + np.array([p.get("yellow", 0.0) for p in probas])
-    # best[0]: meets every requirement; best[1]: no red graded blue or yellow; best[2]: any point.
-    best: list[tuple[float, dict[str, float] | None]] = [(float("inf"), None)] * 3
+    # best[0]: meets every requirement; best[1]: no red graded blue or yellow; best[2]: any point,
+    # fewest reds graded blue or yellow first. Keys: (reds graded blue or yellow, cost).
+    best: list[tuple[tuple[int, float], dict[str, float] | None]] = [((len(gold) + 1, float("inf")), None)] * 3
     for t_red in RED_GRID:
         is_red = red >= t_red
         for t_orange in THRESHOLD_GRID:
@@ -160,10 +161,11 @@ def tune_thresholds(
                     level = np.where((base < 2) & (red >= guard), 2, base)
                     level = np.maximum(level, floor_rank)
                     cost = float(COST[gold_rank, level].sum())
-                    if cost >= best[0][0]:  # nothing costlier than the best point of the first rank can win
+                    if cost >= best[0][0][1]:  # nothing costlier than the best point of the first rank can win
                         continue
                     red_levels = level[gold_red]
-                    no_red_low = not (red_levels < Urgency.ORANGE.rank).any()
+                    red_low = int((red_levels < Urgency.ORANGE.rank).sum())
+                    no_red_low = red_low == 0
                     hits = int((red_levels == Urgency.RED.rank).sum())
                     margins_kept = (
                         hits / reds >= min_red_recall
@@ -172,8 +174,9 @@ def tune_thresholds(
                     rank = 0 if no_red_low and margins_kept else 1 if no_red_low else 2
                     point = {"red": t_red, "orange": t_orange, "yellow": t_yellow, "red_guard": guard}
                     for k in range(rank, 3):
-                        if cost < best[k][0]:
-                            best[k] = (cost, point)
+                        key = (red_low if k == 2 else 0, cost)
+                        if key < best[k][0]:
+                            best[k] = (key, point)
     for _, chosen in best:
         if chosen is not None:
             return chosen
