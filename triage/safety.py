@@ -108,7 +108,7 @@ MEANS = _rx(
     r"大桥",
     r"铁轨",
     r"一整瓶",
-    r"吃了(?:一瓶|好多|很多|一把)",
+    r"吃了(?:一瓶|好多|很多|一把|一大把|半瓶)",
     r"💊",
     r"🔪",
     r"(?:拿|举|握)(?:着|起)?(?:水果刀|菜刀|美工刀|剪刀|小刀)(?!削|切|剪)",
@@ -266,10 +266,19 @@ SEVERE_VIOLENCE = _rx(
     r"勒(?:着)?(?:我的?|他的?|她的?)?脖子",
     r"要废了(?:我|你|他|她)",
     r"(?:就|要)用刀(?:划|砍|捅|扎)",  # "我要被打死了" (not "考砸了回家要被打死了")
+    # an attack on a school threatened: a gun, explosives, "shoot everyone"
+    r"(?<![水玩具])带(?:枪|炸药|炸弹|汽油|爆炸物)(?:来|去|到)",
+    r"(?:爆炸物|炸药|炸弹).{0,12}(?:带到|带去|拿到|放到|放在)(?:学校|班|教室|食堂)",
+    r"shoot (?:everyone|everybody|up|you all|them all)",
 )
+# Signs of abuse on a small child in a clinic, while the carer wants to take the child away: red.
+MALTREATMENT = _rx(
+    r"新旧(?:不一|不等)?的?(?:淤青|瘀斑|瘀青|伤痕?|骨折)", r"陈旧性(?:瘀斑|骨折|损伤)", r"多处(?:烫伤|咬痕|骨折)"
+)
+CARER_LEAVING = _rx(r"(?:要|催着要?|坚持要|要求|急着|非要)(?:立即|马上)?(?:走|离院|离开|出院|带(?:孩子)?(?:走|离))")
 CONFINED = _rx(
     r"(?:被|把我)(?:关|锁|反锁)(?:在|起来|了)",
-    r"(?<!自己)关在(?:房间|屋|地下室|厕所|笼子|柜子|小黑屋)",
+    r"(?<!自己)(?<!整天)(?<!天天)(?<!老是)(?<!总是)关在(?:房间|屋|地下室|厕所|笼子|柜子|小黑屋)",
     r"(?<!自己)锁在(?:房间|屋|家里|地下室|厕所|车里)",
     r"不让我(?:出门|出去|离开|吃饭)",
     r"绑在(?:椅子|床|柱子|树|凳子|桌子)上",
@@ -361,6 +370,11 @@ MISSING = _rx(
     r"(?:叔叔|男的|陌生人|大人|阿姨).{0,4}(?:一直)?跟着我",
     r"(?:点名|清点|数人|集合).{0,10}少了(?:一个|两个|个)",
     r"少了一个(?:学生|孩子|小孩|小朋友|娃)",
+    r"selling (?:a |the |her |his |my )?(?:baby|child|kid|girl|boy|daughter|son)",
+)
+# A stranger who photographs a child, asks where she lives or tries to take her along, still about.
+STRANGER = _rx(
+    r"(?:陌生人|不认识的(?:人|叔叔|阿姨|男的|女的)).{0,12}(?:问我住(?:哪|在哪)|要带我|带我去|拉我|跟着我|拍我)"
 )
 YOUNG_CHILD_ALONE = _rx(
     r"(?:[一二两三四五六七1-7]岁|[0-9一二两三四五六七八九十]+个月|婴儿|宝宝|幼儿).{0,10}(?:一个人|独自|单独|自己).{0,6}(?:在家|在车|锁)",
@@ -404,6 +418,7 @@ ACCIDENT = _rx(
     r"(?:卡|噎)(?:住|在)(?:了)?(?:喉咙|嗓子|气管)(?!.{0,4}(?:鱼刺|刺))",
     r"噎住了?.{0,6}(?:喘不|说不出话|脸(?:都)?(?:紫|青)了)",
     r"(?:溺水|淹水|被水冲走|掉进水里)",
+    r"(?:孩子|小孩|娃|弟弟|妹妹|同学|儿子|女儿|学生|人).{0,12}被(?:水|洪水|河水|大水|浪)?冲走",
     r"被(?:狗|野狗|大狗)(?:咬)",
 )
 # A smell of gas is red when someone near it is dizzy, sick or will not wake.
@@ -463,12 +478,15 @@ REPORTED = _rx(
     r"网上说",
     r"文章",
     r"游戏里",
-    r"对面",
+    # "对面" is the other team in a game, not the other side of the road
+    r"(?<!马路)(?<!街)(?<!路)(?<!家)(?<!楼)对面(?!楼|那栋|邻居|的邻居|马路|街|人家|那家|住)",
     r"打野",
     r"团战",
     r"五杀",
     r"副本",
     r"歌词",
+    r"案例",  # a case told at a training session or supervision meeting
+    r"课件",
 )
 HYPOTHETICAL = _rx(
     r"如果",
@@ -561,6 +579,7 @@ ANY_TRIGGER = re.compile(
             SEVERE_VIOLENCE,
             SEXUAL,
             MISSING,
+            STRANGER,
             CONFINED,
             MEANS,
             STRONG_MEANS,
@@ -573,6 +592,7 @@ ANY_TRIGGER = re.compile(
             ABOUT_TO_JUMP,
             ACCIDENT,
             GAS_SMELL,
+            MALTREATMENT,
             FIRE,
             HELD,
             UNWELL,
@@ -632,6 +652,7 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("severe_violence", SEVERE_VIOLENCE),
             ("sexual", SEXUAL),
             ("missing", MISSING),
+            ("stranger", STRANGER),
             ("confined", CONFINED),
             ("held", HELD),
         ):
@@ -671,6 +692,8 @@ def assess_normalized(normalized: str) -> SafetyResult:
             ("trapped", TRAPPED),
             ("gas_smell", GAS_SMELL),
             ("gas_symptom", GAS_SYMPTOM),
+            ("maltreatment", MALTREATMENT),
+            ("carer_leaving", CARER_LEAVING),
         ):
             hit = _unnegated(pattern, clause, signals) if name not in ("past", "recent") else _first(pattern, clause)
             if name in ("accident", "fire") and hit is not None and joke:
@@ -820,6 +843,8 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("威胁", "sextortion"))
     if "missing" in found and present("missing"):
         raise_to(Urgency.RED, Category.MISSING, sig("走失/被带走", "missing"))
+    if "stranger" in found and (present("stranger") or found.without("stranger", "settled_past")):
+        raise_to(Urgency.RED, Category.MISSING, sig("陌生人", "stranger"))  # "一直在校门口" is now
     if "child_alone" in found:
         raise_to(Urgency.RED, Category.NEGLECT, sig("幼童独处", "child_alone"))
     if "held" in found and (present("held") or found.without("held", "settled_past")):
@@ -835,6 +860,8 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
     gas_now = present("gas_smell") or not found.near("settled_past", "gas_smell", 1)  # "一直睡不醒" is now
     if "gas_smell" in found and "gas_symptom" in found and found.near("gas_symptom", "gas_smell", 2) and gas_now:
         raise_to(Urgency.RED, category, sig("意外", "gas_smell"), sig("身体", "gas_symptom"))
+    if "maltreatment" in found and "carer_leaving" in found and found.near("carer_leaving", "maltreatment", 2):
+        raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("伤情", "maltreatment"), sig("带离", "carer_leaving"))
     if "fire" in found and "trapped" in found and found.near("trapped", "fire", 1) and present("fire"):
         raise_to(Urgency.RED, category, sig("火情", "fire"), sig("被困", "trapped"))
     if floor is Urgency.BLUE and "past" in found and any(k in found for k in ("violence", "sexual")):

@@ -126,6 +126,25 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("爷爷在厨房摔倒了不动了 叫他也不答应", "叫他吃饭也不答应，他在打游戏"),
         # a child on a chain now; not a dog
         ("父亲用铁链把他拴在床腿上，现在还拴着", "我家狗拴在院子里"),
+        # signs of abuse on a toddler while the carer insists on leaving; not a case already handled
+        (
+            "儿科急诊：一岁半幼儿多处咬痕及陈旧性瘀斑，家长要求立即离院",
+            "上个月接诊的幼儿多处骨折，已经由警方和社工安置，孩子现在安全",
+        ),
+        # a child swept away now; not the near miss of last summer
+        ("孩子过桥的时候被冲走了", "去年夏天弟弟差点被河水冲走，幸好被救上来了"),
+        # a baby for sale tonight (English); not the news
+        ("found a post selling a baby girl, hand over tonight", "新闻里说有人在网上 selling a baby，被抓了"),
+        # explosives brought to school tomorrow; not a chemistry lesson
+        ("他说明天带炸药到学校", "明天化学课老师要讲炸药的历史"),
+        # locked in a workshop, and a fistful of pills, in pinyin; not going to work or a big bowl of noodles
+        ("wo bei suo zai chang li, lao ban bu rang zou", "wo bu xiang qu chang li da gong"),
+        ("wo gang chi le yi da ba yao", "wo gang chi le yi da wan mian"),
+        # a stranger photographing a child, still across the road; "对面" in a game is the other team
+        ("有陌生人一直在学校门口拍我，现在他还站在马路对面", "被对面打野杀了三次，气死"),
+        ("今天有个不认识的阿姨要带我去找妈妈，她还在校门口", "去年有不认识的叔叔要带我去买糖，我跑了"),
+        # a chained child now; not a case told at a supervision meeting
+        ("父亲用铁链把她拴在院子里，现在还拴着", "督导会我准备讲一个案例：某村一名9岁女童被父亲用铁链拴在院子里"),
         # a smell of gas with someone dizzy (pinyin), not a question about the pipes
         ("jia li mei qi wei hao zhong, wo tou hen yun", "我家煤气味有点重，是不是该找人来查一下管道"),
         # an unnamed photo is read as intimate; one the message says is a game clip is not
