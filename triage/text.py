@@ -82,6 +82,8 @@ PINYIN = {
     "gen zong": "跟踪",
     "bang wo": "帮我",
     "wo bei": "我被",
+    "fang jian": "房间",
+    "hui jia de lu": "回家的路",
     "bei suo": "被锁",
     "bei guan": "被关",
     "gang chi le": "刚吃了",

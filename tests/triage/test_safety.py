@@ -145,6 +145,33 @@ def test_red_flag_buried_in_a_long_message_is_found() -> None:
         ("今天有个不认识的阿姨要带我去找妈妈，她还在校门口", "去年有不认识的叔叔要带我去买糖，我跑了"),
         # a chained child now; not a case told at a supervision meeting
         ("父亲用铁链把她拴在院子里，现在还拴着", "督导会我准备讲一个案例：某村一名9岁女童被父亲用铁链拴在院子里"),
+        # said she was at a friend's and never arrived; not one found at the internet café
+        ("孙女说去同学家写作业，同学家说她根本没来", "她说去同学家玩，原来是去网吧了，找到了"),
+        # not breathing (traditional characters); not out of breath after a race
+        ("爺爺不喘氣了 怎麼辦", "跑完八百米累得喘不过气"),
+        # thanks, "no need to reply", the cat given away; not a cat boarded for a holiday
+        ("謝謝你們之前陪我聊天 以後不用再回我了 貓我已經託給同學了", "我家猫托给邻居照顾了，我们去旅游"),
+        # a car going elsewhere and a driver who will not stop; not a detour explained
+        ("現在車開的方向不是我家，我跟他說停車他不理", "司机说前面堵车，绕路走，方向不对但他解释了"),
+        # "the last message" with an ordinary reason is a goodnight
+        ("这是最后一条消息了，明天见不到我了", "最后一条消息了 我妈要收手机了 明天见"),
+        # bleeding now; not a graze the school nurse has dressed
+        ("流了好多血止不住", "今天体育课摔了一跤 流了好多血 校医给包好了 不疼了"),
+        # lost now; not lost once at three
+        ("我女儿走丢了", "妈妈说我三岁的时候在菜市场走丢过"),
+        # locked in a car boot; not a boot full of shopping
+        ("救命 后备箱 好黑", "车的后备箱装满了年货"),
+        # children left for a week with the food gone and a sister ill; not ones a grandmother looks after
+        (
+            "爸妈出去打工了 把我和妹妹放在家 现在一个多星期了 米也没了 妹妹发烧了",
+            "爸妈出去打工了，奶奶照顾我们，妹妹发烧了吃了药好多了",
+        ),
+        # "放点血" as a threat; not giving blood
+        ("他们说明天放学在桥洞底下等我，不带钱就给你放点血", "献血车来学校了，我去放了点血哈哈"),
+        # a baby crying for hours with nobody home; not one being soothed
+        ("楼下那家的婴儿哭了一整个下午了 声音越来越弱 好象屋里一直没人", "楼下婴儿哭了一下午，他妈妈一直在哄"),
+        # lost on the way home, in pinyin
+        ("wo zhao bu dao hui jia de lu le", "wo zhi dao hui jia de lu"),
         # a smell of gas with someone dizzy (pinyin), not a question about the pipes
         ("jia li mei qi wei hao zhong, wo tou hen yun", "我家煤气味有点重，是不是该找人来查一下管道"),
         # an unnamed photo is read as intimate; one the message says is a game clip is not
