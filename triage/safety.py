@@ -115,14 +115,16 @@ MEANS = _rx(
     r"(?:水果刀|菜刀|美工刀|剪刀|小刀|刀)(?:比划|对着自己|架在|抵着)",
     r"\bpills\b",
 )
+# A bare goodbye with nothing else to say ("没事。就是来说一声再见。"): a farewell, and a strong one.
+BARE_GOODBYE = r"(?:就是|只是|就)(?:来|想)(?:跟(?:你|你们|大家))?说(?:一)?声再见"
 FAREWELL = _rx(
     r"遗书",
     r"遗言",
     r"永别",
     r"再见了?(?:这个世界|大家|各位|妈妈|爸爸)",
     r"(?:bye|byebye|拜拜)了?(?:这个世界|大家|各位|所有人)",
-    # a bare goodbye with nothing else to say, and a voice that says it will fall silent
-    r"(?:就是|只是|就)(?:来|想)(?:跟(?:你|你们|大家))?说(?:一)?声再见",
+    BARE_GOODBYE,
+    # a voice that says it will fall silent
     r"(?:就|再也)?不会再(?:说话|出现|打扰(?:你们|大家)?|回(?:消息|复))了",
     r"最后一(?:次|条)(?:消息|说话|跟你|联系|冒泡|打扰)",
     r"写给这个世界",
@@ -559,7 +561,7 @@ STRONG_FAREWELL = _rx(
     r"写给这个世界",
     r"最后一(?:天|晚)",
     r"忌日",
-    r"(?:就是|只是|就)(?:来|想)(?:跟(?:你|你们|大家))?说(?:一)?声再见",
+    BARE_GOODBYE,
 )
 # A goodbye with an ordinary reason is not a farewell: moving, changing schools, graduating, going home.
 GOODBYE = re.compile(r"再见|bye|拜拜|最后一条")
