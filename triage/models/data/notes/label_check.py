@@ -1,4 +1,4 @@
-"""The blind label check of a fresh held-out split (notes/HELDOUT_V3.md … HELDOUT_V6.md), in three steps.
+"""The blind label check of a fresh held-out split (notes/HELDOUT_V3.md … HELDOUT_V8.md), in three steps.
 
     python label_check.py prep v6        # before anyone labels: dedupe, add ids, write unlabelled halves
     python label_check.py adjudicate v6  # after the two annotators: the blind A/B file and its key
