@@ -10,7 +10,7 @@ the annotators' and adjudicator's inputs in ``/tmp/vNcheck/`` (outside the
 repository, so that nobody labelling opens the writers' files by accident).
 
 ``prep`` runs once, while the split is new: it drops lines whose normalised
-text matches a training line, so after a split has been retired into
+text matches a training line or another split's line, so after a split has been retired into
 ``train/`` running it again would drop everything. ``apply`` runs once too:
 it rewrites the split's labels and records what it changed.
 """
@@ -58,7 +58,9 @@ def prep(split: str) -> None:
     """Drop lines matching existing data, give ids, and write two shuffled halves without labels."""
     from triage.text import prepare
 
-    existing = {prepare(r["text"]).strip() for f in (DATA / "train").glob("*.jsonl") for r in _rows(f)}
+    # Every training line and every other split's: a split retired into training later must not leak.
+    others = [f for f in DATA.glob("heldout_*/*.jsonl") if f.parent.name != f"heldout_{split}"]
+    existing = {prepare(r["text"]).strip() for f in [*(DATA / "train").glob("*.jsonl"), *others] for r in _rows(f)}
     dropped: list[tuple[str, int]] = []
     items: list[Row] = []
     for path in _split_files(split):
@@ -137,7 +139,9 @@ def apply(split: str) -> None:
         for row in rows:
             if row["id"] in picked:
                 new = picked[row["id"]]["label"]
-                changes.append((row["id"], {"urgency": row["urgency"], "category": row["category"]}, new, picked[row["id"]]["why"]))
+                changes.append(
+                    (row["id"], {"urgency": row["urgency"], "category": row["category"]}, new, picked[row["id"]]["why"])
+                )
                 row["urgency"], row["category"] = new["urgency"], new["category"]
         _write(path, rows)
     lines = [
