@@ -654,6 +654,11 @@ def _unnegated(pattern: re.Pattern[str], clause: str, signals: list[str]) -> str
     return None
 
 
+def _ordinary_goodbye(hit: str, normalized: str) -> bool:
+    """A goodbye (再见, bye, 最后一条) in a message that gives an ordinary reason for it (搬家, 明天见 …)."""
+    return GOODBYE.search(hit) is not None and ORDINARY_GOODBYE.search(normalized) is not None
+
+
 def _within_72h(clause: str, hit: str) -> bool:
     """A time word of the last three days in the clause, and no past or habitual word before the assault."""
     return WITHIN_72H.search(clause) is not None and PAST.search(clause[: clause.find(hit)]) is None
@@ -746,9 +751,7 @@ def assess_normalized(normalized: str) -> SafetyResult:
                 if name == "past" and any(not HABITUAL.fullmatch(m.group(0)) for m in PAST.finditer(clause)):
                     found.add("settled_past", hit, index)  # 以前, 去年 …; not only 天天/每天
                 before = re.split(r"[，, ]", clause[: clause.find(hit)][-8:])[-1]
-                if name == "farewell" and GOODBYE.search(hit) and ORDINARY_GOODBYE.search(normalized):
-                    pass
-                elif name == "farewell" and not PAST.search(before):
+                if name == "farewell" and not PAST.search(before) and not _ordinary_goodbye(hit, normalized):
                     found.add("farewell_now", hit, index)
                     found.farewells += len(FAREWELL.findall(clause))
                 if name == "now" and WEAK_NOW.fullmatch(hit) and FEELING_NOW.search(clause):
@@ -825,6 +828,16 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         """Not only in the past: a time word for now, or no past word next to it."""
         return now(trigger) or not found.past_for(trigger)
 
+    # Habitual words (天天, 一直) are past words to present(); for the rules below they are not,
+    # only a settled past (以前, 去年 …) is.
+    def unsettled(trigger: str) -> bool:
+        """Present, or no settled past within a clause of it."""
+        return present(trigger) or not found.near("settled_past", trigger, 1)
+
+    def ongoing(trigger: str) -> bool:
+        """Present, or some clause of it with no settled past in that clause."""
+        return present(trigger) or found.without(trigger, "settled_past")
+
     intent_key = "intent" if "intent" in found else "selfharm" if "selfharm" in found else None
     if intent_key is not None:
         intent_sig = sig("意图", "intent") if intent_key == "intent" else sig("自伤", "selfharm")
@@ -832,7 +845,7 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         labels = {"means": "手段", "farewell": "告别", "attempt": "正在进行"}
         # With a plan (a means in hand, a farewell, an attempt), a habitual word ("天天打游戏") does
         # not make the wish a thing of the past; only a settled one (以前, 去年 …) does.
-        if plan and (present(intent_key) or not found.near("settled_past", intent_key, 1)):
+        if plan and unsettled(intent_key):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, *(sig(labels[k], k) for k in plan))
         elif now(intent_key):
             raise_to(Urgency.RED, Category.SUICIDE_SELFHARM, intent_sig, sig("时间", "now"))
@@ -878,11 +891,11 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.SEXUAL_ABUSE, sig("威胁", "sextortion"))
     if "missing" in found and present("missing"):
         raise_to(Urgency.RED, Category.MISSING, sig("走失/被带走", "missing"))
-    if "stranger" in found and (present("stranger") or found.without("stranger", "settled_past")):
+    if "stranger" in found and ongoing("stranger"):
         raise_to(Urgency.RED, Category.MISSING, sig("陌生人", "stranger"))  # "一直在校门口" is now
     if "child_alone" in found:
         raise_to(Urgency.RED, Category.NEGLECT, sig("幼童独处", "child_alone"))
-    if "held" in found and (present("held") or found.without("held", "settled_past")):
+    if "held" in found and ongoing("held"):
         raise_to(Urgency.RED, Category.EXPLOITATION, sig("被扣留", "held"))
     if "confined" in found and present("confined"):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("被关", "confined"))
@@ -892,8 +905,8 @@ def _decide(found: _Found, signals: list[str], clauses: int) -> SafetyResult:
         raise_to(Urgency.RED, Category.NEGLECT, sig("独处", "alone"), sig("身体", "unwell"))
     if "accident" in found and present("accident"):
         raise_to(Urgency.RED, category, sig("意外", "accident"))
-    gas_now = present("gas_smell") or not found.near("settled_past", "gas_smell", 1)  # "一直睡不醒" is now
-    if "gas_smell" in found and "gas_symptom" in found and found.near("gas_symptom", "gas_smell", 2) and gas_now:
+    gas = "gas_smell" in found and "gas_symptom" in found and found.near("gas_symptom", "gas_smell", 2)
+    if gas and unsettled("gas_smell"):  # "一直睡不醒" is now
         raise_to(Urgency.RED, category, sig("意外", "gas_smell"), sig("身体", "gas_symptom"))
     if "maltreatment" in found and "carer_leaving" in found and found.near("carer_leaving", "maltreatment", 2):
         raise_to(Urgency.RED, Category.FAMILY_VIOLENCE, sig("伤情", "maltreatment"), sig("带离", "carer_leaving"))
